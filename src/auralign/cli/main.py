@@ -1,0 +1,25 @@
+"""The `auralign` command: one Typer app with a sub-command group per area."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from auralign.cli import models_cmd
+
+# Weights come from local folders only; a hub look-up can never succeed here and only adds delay.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+app = typer.Typer(
+    name="auralign",
+    help="Audio-language models on frozen backbones: classify, search, caption and ask about sound.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cmd.app, name="models")
+
+
+if __name__ == "__main__":
+    app()

