@@ -27,8 +27,47 @@ _BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-
 
 # Abbreviations whose final dot CoreNLP keeps attached (the subset plausible in captions).
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr st jr sr mt prof gen rep sen gov lt col capt sgt co corp inc ltd bros vs etc
-    jan feb mar apr jun jul aug sep sept oct nov dec ave blvd rd""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "mt",
+        "prof",
+        "gen",
+        "rep",
+        "sen",
+        "gov",
+        "lt",
+        "col",
+        "capt",
+        "sgt",
+        "co",
+        "corp",
+        "inc",
+        "ltd",
+        "bros",
+        "vs",
+        "etc",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "ave",
+        "blvd",
+        "rd",
+    ]
 )
 
 # Words CoreNLP splits although they contain no apostrophe.
@@ -46,7 +85,15 @@ _SPLIT_WORDS = {
 _CLITIC = re.compile(r"^(.+?)(n't|'s|'re|'ve|'ll|'d|'m)$")
 
 _UNICODE_REPLACEMENTS = str.maketrans(
-    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2014": " -- ", "\u2013": " -- ", "\u2026": "..."}
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2014": " -- ",
+        "\u2013": " -- ",
+        "\u2026": "...",
+    }
 )
 
 _TOKEN = re.compile(
@@ -74,7 +121,7 @@ def _split_word(word: str) -> list[str]:
     """Split one lowercased word the way PTBTokenizer does: abbreviation dot, clitics, hyphens."""
     if word.endswith(".") and "." not in word[:-1]:
         stem = word[:-1]
-        if len(stem) == 1 and stem.isalpha() or stem in _ABBREVIATIONS:
+        if (len(stem) == 1 and stem.isalpha()) or stem in _ABBREVIATIONS:
             return [word]
         return [*_split_word(stem), "."]
     if word in _SPLIT_WORDS:
