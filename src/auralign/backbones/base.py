@@ -60,13 +60,18 @@ class AudioEncoder(nn.Module, ABC):
 
 
 class TextEncoder(nn.Module, ABC):
-    """Tokenizer + encoder that also accepts input embeddings directly (CoLLAT's pseudo tokens)."""
+    """Tokenizer + encoder that also accepts input embeddings directly (CoLLAT's pseudo tokens).
+
+    Frozen by default: every parameter has requires_grad False and the module stays in eval mode
+    (dropout off) even under `.train()`, except layers explicitly unlocked with `unlock_last_layers`.
+    """
 
     dim: int
     max_length: int
 
     @abstractmethod
-    def tokenize(self, texts: list[str], max_length: int | None = None) -> TokenBatch: ...
+    def tokenize(self, texts: list[str], max_length: int | None = None) -> TokenBatch:
+        """Pad to the longest text and truncate to `max_length` (default `self.max_length`)."""
 
     @abstractmethod
     def input_embeddings(self) -> nn.Embedding:
@@ -81,16 +86,99 @@ class TextEncoder(nn.Module, ABC):
     ) -> EncoderOutput:
         """Encode from token ids or from given input embeddings; pooled is the masked mean."""
 
+    @abstractmethod
+    def unlock_last_layers(self, n: int) -> None:
+        """Make the last `n` transformer layers trainable (and follow `.train()`); 0 re-freezes all."""
+
     def encode_texts(self, texts: list[str]) -> EncoderOutput:
         batch = self.tokenize(texts)
         device = next(self.parameters()).device
         return self(batch.input_ids.to(device), batch.attention_mask.to(device))
 
 
+@dataclass
+class LMInputs:
+    """A batch ready for a causal LM: embeddings, attention mask and labels (-100 = no loss)."""
+
+    inputs_embeds: Tensor  # (B, L, H)
+    attention_mask: Tensor  # (B, L) long, 1 for real positions (prefix, prompt, target)
+    labels: Tensor  # (B, L) long, -100 except on target tokens and their closing EOS
+
+
 class LanguageModel(nn.Module, ABC):
-    """A causal LM that accepts a prefix of soft-prompt embeddings before its text."""
+    """A causal LM that accepts a prefix of soft-prompt embeddings before its text.
+
+    Frozen by default (requires_grad False, eval mode); `add_lora` makes only adapter weights trainable.
+    `prefix_embeds` is (B, P, hidden_size) or None everywhere; where it goes relative to the chat
+    template is documented by the implementation.
+    """
 
     hidden_size: int
 
     @abstractmethod
-    def embed(self, input_ids: Tensor) -> Tensor: ...
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """Token ids (B, L) -> the LM's input embeddings (B, L, hidden_size)."""
+
+    @abstractmethod
+    def build_inputs(
+        self,
+        prefix_embeds: Tensor | None,
+        prompts: list[str],
+        targets: list[str] | None = None,
+        chat_template: bool = True,
+    ) -> LMInputs:
+        """Right-padded [prefix][prompt][target EOS] rows; labels only on target + EOS."""
+
+    @abstractmethod
+    def forward(self, inputs: LMInputs) -> Tensor:
+        """Mean cross-entropy over the label positions of `inputs`."""
+
+    def loss(
+        self,
+        prefix_embeds: Tensor | None,
+        prompts: list[str],
+        targets: list[str],
+        chat_template: bool = True,
+    ) -> Tensor:
+        return self(self.build_inputs(prefix_embeds, prompts, targets, chat_template))
+
+    @abstractmethod
+    def generate(
+        self,
+        prefix_embeds: Tensor | None,
+        prompts: list[str],
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        chat_template: bool = True,
+    ) -> list[str]:
+        """Deterministic decoding (greedy, or beam search when num_beams > 1); one string per prompt."""
+
+    @abstractmethod
+    def score_candidates(
+        self,
+        prefix_embeds: Tensor | None,
+        prompt: str,
+        candidates: list[str],
+        reduction: str = "sum",
+        chat_template: bool = True,
+    ) -> Tensor:
+        """(n_candidates,) log-likelihood of each candidate (+ EOS) after one prefix (1, P, H) + prompt.
+
+        reduction: "sum" (total log-probability) or "mean" (per token, length-normalised).
+        """
+
+    @abstractmethod
+    def add_lora(
+        self,
+        r: int = 8,
+        alpha: float = 32.0,
+        dropout: float = 0.1,
+        target_modules: list[str] | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def lora_state_dict(self) -> dict[str, Tensor]:
+        """Only the adapter weights (what a checkpoint needs to store)."""
+
+    @abstractmethod
+    def load_lora_state_dict(self, state: dict[str, Tensor]) -> None: ...
