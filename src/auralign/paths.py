@@ -21,3 +21,16 @@ def backbones_dir() -> Path:
 
 def features_dir() -> Path:
     return auralign_home() / "features"
+
+
+def shared_data_dir() -> Path:
+    """The project's shared data folder: `$AURALIGN_SHARED_DATA`, else `../shared/data` beside the
+    source checkout (or beside the current folder)."""
+    env = os.environ.get("AURALIGN_SHARED_DATA")
+    if env:
+        return Path(env).expanduser()
+    candidates = [PACKAGE_DIR.parents[2].parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]
