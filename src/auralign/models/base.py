@@ -1,0 +1,124 @@
+"""What every auralign model shares: a JSON config, trainable weights in safetensors, and the
+`save_pretrained` / `from_pretrained` pair (Hugging Face conventions).
+
+A saved model folder holds `config.json` (with `model_type` and the names or paths of the frozen
+backbones it was trained on) and `model.safetensors` with only the weights the model trained. The
+frozen backbones are never copied: they are loaded from the backbone cache or the given path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from auralign.backbones.base import AudioEncoder
+from auralign.errors import CheckpointError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+M = TypeVar("M", bound="PretrainedModel")
+
+
+def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Build a (possibly nested) dataclass config, ignoring keys the class does not know."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for name, value in values.items():
+        if name not in fields:
+            continue
+        field_type = fields[name].type
+        nested = _dataclass_type(field_type, cls)
+        kwargs[name] = config_from_dict(nested, value) if nested and isinstance(value, dict) else value
+    return cls(**kwargs)
+
+
+def _dataclass_type(annotation: Any, owner: type) -> type | None:
+    if isinstance(annotation, str):
+        import sys
+
+        annotation = getattr(sys.modules[owner.__module__], annotation, None)
+    return annotation if dataclasses.is_dataclass(annotation) else None
+
+
+class PretrainedModel(nn.Module):
+    """Base for auralign models: subclasses set `model_type`, `config_class` and build from a config."""
+
+    model_type: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def trainable_state_dict(self) -> dict[str, Tensor]:
+        """The weights a checkpoint keeps: every parameter that trains plus the non-frozen buffers."""
+        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+        return {name: t.detach() for name, t in self.state_dict().items() if name in trainable
+                or name in self.extra_saved_tensors()}
+
+    def extra_saved_tensors(self) -> set[str]:
+        """Names of frozen tensors that still belong in the checkpoint (e.g. a memory bank)."""
+        return set()
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous().cpu()
+                 for k, v in self.trainable_state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME))
+        config = {"model_type": self.model_type, **dataclasses.asdict(self.config)}
+        (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls: type[M], directory: str | Path, **overrides: Any) -> M:
+        config = read_config(directory)
+        if config.pop("model_type", None) != cls.model_type:
+            raise CheckpointError(f"{directory}: not a {cls.model_type} checkpoint")
+        config.update(overrides)
+        model = cls(config_from_dict(cls.config_class, config))
+        model.load_trainable(load_file(str(Path(directory) / WEIGHTS_NAME)))
+        return model.eval()
+
+    def load_trainable(self, state: dict[str, Tensor]) -> None:
+        own = self.state_dict()
+        unknown = sorted(set(state) - set(own))
+        missing = sorted(set(self.trainable_state_dict()) - set(state))
+        if unknown or missing:
+            raise CheckpointError(f"checkpoint does not fit the model: unknown={unknown[:5]} missing={missing[:5]}")
+        with torch.no_grad():
+            for name, tensor in state.items():
+                own[name].copy_(tensor.to(own[name].dtype))
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file() or not (Path(directory) / WEIGHTS_NAME).is_file():
+        raise CheckpointError(f"{directory}: not a model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    return json.loads(path.read_text())
+
+
+@runtime_checkable
+class AudioTextEmbedder(Protocol):
+    """A model that places audio and text in one space (CLAP, CoLLAT, SLIT stage 1).
+
+    Audio enters as the frozen encoder's frame tokens, so evaluation and training can read them from
+    the feature cache instead of re-running the encoder.
+    """
+
+    audio_encoder: AudioEncoder
+
+    def embed_audio_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """(B, T, D) tokens + (B, T) mask -> (B, E) L2-normalised audio embeddings."""
+        ...
+
+    def embed_text(self, texts: list[str]) -> Tensor:
+        """Texts -> (N, E) L2-normalised text embeddings."""
+        ...

@@ -1,0 +1,133 @@
+"""CLAP baseline: two frozen encoders, small trainable heads, a symmetric contrastive loss.
+
+Audio tower: the frozen audio encoder's frame tokens -> an optional small transformer -> pooling ->
+projection. Text tower: the frozen text encoder (optionally its last N layers unlocked) -> mean
+pooling -> projection. Both land L2-normalised in one `embed_dim` space; a learnable logit scale
+sharpens the similarities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from auralign.backbones.base import AudioEncoder, TextEncoder, masked_max, masked_mean
+from auralign.backbones.factory import load_audio_encoder, load_text_encoder
+from auralign.models.base import PretrainedModel
+from auralign.models.contrastive import LogitScale, contrastive_loss, positives_from_labels
+
+
+@dataclass
+class ClapConfig:
+    audio_encoder: str = "aisfx"
+    text_encoder: str = "minilm-l6-v2"
+    embed_dim: int = 256
+    audio_layers: int = 1  # transformer layers over the frame tokens; 0 = pooling only
+    audio_width: int = 256
+    audio_heads: int = 4
+    audio_pooling: str = "meanmax"  # "mean" | "max" | "meanmax"
+    max_audio_tokens: int = 64  # positional table size of the audio transformer (~12 s of aiSFX tokens)
+    projection_hidden: int = 512  # hidden width of the two-layer projections; 0 = linear
+    dropout: float = 0.1
+    text_unlocked_layers: int = 0
+    init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def projection(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Module:
+    if hidden <= 0:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+
+
+class AudioHead(nn.Module):
+    """Frame tokens (B, T, D) -> one vector per clip, with an optional transformer before pooling."""
+
+    def __init__(self, in_dim: int, config: ClapConfig) -> None:
+        super().__init__()
+        self.pooling = config.audio_pooling
+        self.layers = config.audio_layers
+        width = in_dim
+        if self.layers > 0:
+            width = config.audio_width
+            self.input = nn.Linear(in_dim, width)
+            self.position = nn.Parameter(torch.zeros(1, config.max_audio_tokens, width))
+            layer = nn.TransformerEncoderLayer(width, config.audio_heads, 4 * width, config.dropout,
+                                               activation="gelu", batch_first=True, norm_first=True)
+            self.transformer = nn.TransformerEncoder(layer, config.audio_layers, enable_nested_tensor=False)
+        pooled_dim = 2 * width if self.pooling == "meanmax" else width
+        self.project = projection(pooled_dim, config.projection_hidden, config.embed_dim, config.dropout)
+
+    def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        if self.layers > 0:
+            tokens = tokens[:, : self.position.shape[1]]
+            mask = mask[:, : self.position.shape[1]]
+            x = self.input(tokens) + self.position[:, : tokens.shape[1]]
+            tokens = self.transformer(x, src_key_padding_mask=~mask)
+        if self.pooling == "mean":
+            pooled = masked_mean(tokens, mask)
+        elif self.pooling == "max":
+            pooled = masked_max(tokens, mask)
+        else:
+            pooled = torch.cat([masked_mean(tokens, mask), masked_max(tokens, mask)], dim=-1)
+        return self.project(pooled)
+
+
+class ClapModel(PretrainedModel):
+    model_type = "clap"
+    config_class = ClapConfig
+
+    def __init__(self, config: ClapConfig, audio_encoder: AudioEncoder | None = None,
+                 text_encoder: TextEncoder | None = None) -> None:
+        super().__init__(config)
+        self.audio_encoder = audio_encoder or load_audio_encoder(config.audio_encoder)
+        self.text_encoder = text_encoder or load_text_encoder(config.text_encoder)
+        self.audio_encoder.requires_grad_(False)
+        self.text_encoder.requires_grad_(False)
+        if config.text_unlocked_layers:
+            self.text_encoder.unlock_last_layers(config.text_unlocked_layers)
+        self.audio_head = AudioHead(self.audio_encoder.dim, config)
+        self.text_head = projection(self.text_encoder.dim, config.projection_hidden, config.embed_dim,
+                                    config.dropout)
+        self.logit_scale = LogitScale(config.init_logit_scale)
+
+    @cached_property
+    def text_is_frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.text_encoder.parameters())
+
+    def embed_audio_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        return F.normalize(self.audio_head(tokens, mask), dim=-1)
+
+    def text_features(self, texts: list[str]) -> Tensor:
+        """The text encoder's pooled sentence vectors (no gradient when the encoder is locked)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.text_is_frozen):
+            return self.text_encoder.encode_texts(texts).pooled
+
+    def embed_text_features(self, features: Tensor) -> Tensor:
+        return F.normalize(self.text_head(features), dim=-1)
+
+    def embed_text(self, texts: list[str]) -> Tensor:
+        return self.embed_text_features(self.text_features(texts))
+
+    def embed_audio(self, waveforms: Tensor, lengths: Tensor | None = None) -> Tensor:
+        encoded = self.audio_encoder(waveforms, lengths)
+        return self.embed_audio_tokens(encoded.tokens, encoded.mask)
+
+    def training_loss(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Batch: `tokens`, `mask`, and either precomputed `text_features` or raw `texts`; optional
+        `match_ids` (B,) ints: items with equal ids (same clip, or same label set) are all positives
+        of each other instead of negatives."""
+        audio = self.embed_audio_tokens(batch["tokens"], batch["mask"])
+        features = batch.get("text_features")
+        if features is None:
+            features = self.text_features(batch["texts"])
+        text = self.embed_text_features(features)
+        match_ids = batch.get("match_ids")
+        targets = None if match_ids is None else positives_from_labels(match_ids)
+        loss = contrastive_loss(audio, text, self.logit_scale(), targets)
+        return {"loss": loss, "logit_scale": self.logit_scale().detach()}
