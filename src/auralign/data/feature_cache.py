@@ -167,3 +167,14 @@ class FeatureCache:
         os.replace(tmp, target)
         self._append_index({"key": key, "file": file, "lengths": [len(t) for t in window_tokens],
                             "path": str(Path(path).resolve())})
+
+
+def pad_tokens(windows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (T_i, D) arrays into (B, T_max, D) float32 and a (B, T_max) validity mask."""
+    longest = max(len(w) for w in windows)
+    tokens = torch.zeros(len(windows), longest, windows[0].shape[-1])
+    mask = torch.zeros(len(windows), longest, dtype=torch.bool)
+    for row, window in enumerate(windows):
+        tokens[row, : len(window)] = torch.from_numpy(np.asarray(window, dtype=np.float32))
+        mask[row, : len(window)] = True
+    return tokens, mask

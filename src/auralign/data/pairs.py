@@ -1,0 +1,109 @@
+"""Training pairs (frame tokens of a clip, one of its texts) over the feature cache.
+
+Each epoch draws, per clip, one window, one crop of at most `crop_tokens` tokens and one caption,
+from a generator seeded by (seed, epoch, index): the data an epoch sees depends only on those, so
+a resumed run or a run on more processes sees the same pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from auralign.data.feature_cache import FeatureCache, pad_tokens
+from auralign.data.manifest import ManifestRow
+from auralign.errors import AuralignError
+
+LABEL_TEMPLATE = "This is a sound of {label}."
+
+
+def label_caption(labels: Sequence[str]) -> str:
+    """CoLLAT's template caption: 'This is a sound of A, B and C.'"""
+    if len(labels) == 1:
+        return LABEL_TEMPLATE.format(label=labels[0])
+    return LABEL_TEMPLATE.format(label=", ".join(labels[:-1]) + " and " + labels[-1])
+
+
+def texts_of(row: ManifestRow) -> list[str]:
+    return row.captions or ([label_caption(row.labels)] if row.labels else [])
+
+
+@dataclass
+class Pair:
+    tokens: np.ndarray
+    text: str
+    match_id: int
+
+
+class CachedPairs(Dataset):
+    def __init__(self, rows: Sequence[ManifestRow], cache: FeatureCache, seed: int = 0,
+                 crop_tokens: int | None = None, progress: bool = True) -> None:
+        failures = cache.ensure([row.audio for row in rows], progress=progress)
+        failed = {str(path) for path, _ in failures}
+        self.rows = [row for row in rows if str(row.audio) not in failed and texts_of(row)]
+        if not self.rows:
+            raise AuralignError("no usable training pairs (clips failed to load or have no text)")
+        self.failures = failures
+        self.cache = cache
+        self.seed = seed
+        self.crop_tokens = crop_tokens
+        self.epoch = 0
+        label_sets = [tuple(sorted(row.labels)) or ("#" + row.id,) for row in self.rows]
+        ids = {key: i for i, key in enumerate(dict.fromkeys(label_sets))}
+        self.match_ids = [ids[key] for key in label_sets]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Pair:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        row = self.rows[index]
+        windows = self.cache.get(row.audio).windows()
+        tokens = windows[rng.integers(len(windows))]
+        if self.crop_tokens and len(tokens) > self.crop_tokens:
+            start = rng.integers(len(tokens) - self.crop_tokens + 1)
+            tokens = tokens[start:start + self.crop_tokens]
+        texts = texts_of(row)
+        return Pair(np.asarray(tokens, dtype=np.float32), texts[rng.integers(len(texts))], self.match_ids[index])
+
+    def all_texts(self) -> list[str]:
+        return sorted({text for row in self.rows for text in texts_of(row)})
+
+
+def pair_collator(text_features: Callable[[list[str]], torch.Tensor] | None = None,
+                  ) -> Callable[[list[Pair]], dict[str, Any]]:
+    """Batch pairs; with `text_features` (a lookup of precomputed frozen-encoder vectors) the batch
+    carries those instead of raw texts, so a locked text encoder never runs during training."""
+
+    def collate(pairs: list[Pair]) -> dict[str, Any]:
+        tokens, mask = pad_tokens([p.tokens for p in pairs])
+        texts = [p.text for p in pairs]
+        batch: dict[str, Any] = {"tokens": tokens, "mask": mask, "texts": texts,
+                                 "match_ids": torch.tensor([p.match_id for p in pairs])}
+        if text_features is not None:
+            batch["text_features"] = text_features(texts)
+        return batch
+
+    return collate
+
+
+class TextFeatureTable:
+    """Frozen text-encoder vectors of a fixed set of texts, computed once in batches."""
+
+    def __init__(self, texts: Sequence[str], encode: Callable[[list[str]], torch.Tensor],
+                 batch_size: int = 256) -> None:
+        self.position = {text: i for i, text in enumerate(texts)}
+        with torch.inference_mode():
+            parts = [encode(list(texts[i:i + batch_size])) for i in range(0, len(texts), batch_size)]
+        self.table = torch.cat(parts).clone()
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        return self.table[[self.position[t] for t in texts]]

@@ -1,0 +1,94 @@
+"""Zero-shot classification and retrieval of an embedding model over a manifest.
+
+Class names become text prompts; with several templates, a class's text embedding is the
+normalised mean over templates (a prompt ensemble, as CLIP does). Templates are a choice to make on
+a validation split, never on the test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auralign.data.feature_cache import FeatureCache
+from auralign.data.manifest import ManifestRow, label_vocabulary
+from auralign.errors import AuralignError
+from auralign.evaluation.embedding import embed_clips, embed_texts
+from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label, retrieval_metrics
+from auralign.models.base import AudioTextEmbedder
+
+DEFAULT_TEMPLATES = ("This is a sound of {label}.",)
+ENSEMBLE_TEMPLATES = (
+    "This is a sound of {label}.",
+    "the sound of {label}",
+    "a recording of {label}",
+    "{label}",
+    "a person saying the word {label}",
+)
+
+
+def class_embeddings(model: AudioTextEmbedder, class_names: Sequence[str],
+                     templates: Sequence[str] = DEFAULT_TEMPLATES) -> np.ndarray:
+    """(C, E) text embeddings of the classes, averaged over templates and re-normalised."""
+    if not templates or any("{label}" not in t for t in templates):
+        raise AuralignError("every prompt template must contain '{label}'")
+    texts = [t.format(label=name) for name in class_names for t in templates]
+    vectors = embed_texts(model, texts).reshape(len(class_names), len(templates), -1).mean(axis=1)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def evaluate_zeroshot(model: AudioTextEmbedder, rows: Sequence[ManifestRow], cache: FeatureCache,
+                      class_names: Sequence[str] | None = None,
+                      templates: Sequence[str] = DEFAULT_TEMPLATES,
+                      confusion_png: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Single-label top-1/top-5/per-class accuracy (every row has one label) or multi-label mAP."""
+    rows = [row for row in rows if row.labels]
+    if not rows:
+        raise AuralignError("zero-shot evaluation needs rows with labels")
+    class_names = list(class_names or label_vocabulary(rows))
+    known = set(class_names)
+    unknown = sorted({label for row in rows for label in row.labels} - known)
+    if unknown:
+        raise AuralignError(f"labels not in the class list: {', '.join(unknown[:10])}")
+    clips = embed_clips(model, cache, [row.audio for row in rows], progress=progress)
+    if not clips.index:
+        raise AuralignError("no clip could be loaded")
+    scores = clips.vectors @ class_embeddings(model, class_names, templates).T
+    kept = [rows[i] for i in clips.index]
+    column = {name: c for c, name in enumerate(class_names)}
+    multi_label = any(len(row.labels) > 1 for row in kept)
+    if multi_label:
+        targets = np.zeros(scores.shape, dtype=bool)
+        for r, row in enumerate(kept):
+            targets[r, [column[label] for label in row.labels]] = True
+        result = evaluate_multi_label(scores, targets, class_names).as_dict()
+    else:
+        targets = np.array([column[row.labels[0]] for row in kept])
+        result = evaluate_single_label(scores, targets, class_names).as_dict()
+        if confusion_png:
+            from auralign.evaluation.metrics import confusion_matrix
+            from auralign.evaluation.plots import save_confusion_matrix_png
+
+            save_confusion_matrix_png(confusion_matrix(scores, targets), class_names, confusion_png)
+    return {"task": "zeroshot", "n": len(kept), "n_classes": len(class_names),
+            "multi_label": multi_label, "templates": list(templates), **result,
+            "failures": [{"audio": str(p), "reason": r} for p, r in clips.failures]}
+
+
+def evaluate_retrieval(model: AudioTextEmbedder, rows: Sequence[ManifestRow], cache: FeatureCache,
+                       progress: bool = True) -> dict[str, Any]:
+    """Text-to-audio and audio-to-text retrieval with every caption of every clip as a query."""
+    rows = [row for row in rows if row.captions]
+    if not rows:
+        raise AuralignError("retrieval evaluation needs rows with captions")
+    clips = embed_clips(model, cache, [row.audio for row in rows], progress=progress)
+    kept = [rows[i] for i in clips.index]
+    captions = [caption for row in kept for caption in row.captions]
+    caption_to_clip = np.array([i for i, row in enumerate(kept) for _ in row.captions])
+    sim = embed_texts(model, captions) @ clips.vectors.T
+    return {"task": "retrieval", "n": len(kept), "n_captions": len(captions),
+            **retrieval_metrics(sim, caption_to_clip),
+            "failures": [{"audio": str(p), "reason": r} for p, r in clips.failures]}
