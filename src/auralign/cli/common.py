@@ -13,7 +13,8 @@ from rich.console import Console
 
 from auralign.errors import AuralignError
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, notices and errors
+stdout = Console()  # results meant to be read or piped
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -149,11 +149,7 @@ class FeatureCache:
     def _encode_windows(self, windows: list[np.ndarray]) -> list[np.ndarray]:
         if not windows:
             return []
-        lengths = torch.tensor([len(w) for w in windows])
-        batch = torch.zeros(len(windows), int(lengths.max()))
-        for row, samples in enumerate(windows):
-            batch[row, : len(samples)] = torch.from_numpy(np.asarray(samples, dtype=np.float32))
-        out = self.encoder(batch, lengths)
+        out = self.encoder(*pad_waveforms(windows))
         return [out.tokens[i][out.mask[i]].to(torch.float16).numpy() for i in range(len(windows))]
 
     def _store(self, path: Path, window_tokens: list[np.ndarray]) -> None:
@@ -178,3 +174,12 @@ def pad_tokens(windows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
         tokens[row, : len(window)] = torch.from_numpy(np.asarray(window, dtype=np.float32))
         mask[row, : len(window)] = True
     return tokens, mask
+
+
+def pad_waveforms(windows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack 1-D sample arrays into a zero-padded (B, S_max) batch and their (B,) lengths."""
+    lengths = torch.tensor([len(w) for w in windows])
+    batch = torch.zeros(len(windows), int(lengths.max()))
+    for row, samples in enumerate(windows):
+        batch[row, : len(samples)] = torch.from_numpy(np.asarray(samples, dtype=np.float32))
+    return batch, lengths

@@ -14,9 +14,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from auralign.data.feature_cache import FeatureCache, pad_tokens
+from auralign.audio.io import iter_windows
+from auralign.backbones.base import AudioEncoder
+from auralign.data.feature_cache import FeatureCache, pad_tokens, pad_waveforms
 from auralign.errors import AudioLoadError
 from auralign.models.base import AudioTextEmbedder
+from auralign.progress import progress_bar
 
 
 @dataclass
@@ -65,3 +68,28 @@ def embed_texts(model: AudioTextEmbedder, texts: Sequence[str], batch_size: int 
     model.eval()
     parts = [model.embed_text(list(texts[i:i + batch_size])) for i in range(0, len(texts), batch_size)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+@torch.inference_mode()
+def encoder_clip_embeddings(encoder: AudioEncoder, paths: Sequence[str | Path], window_seconds: float = 10.0,
+                            batch_size: int = 16) -> ClipEmbeddings:
+    """The audio encoder's own pooled vector per clip (mean over its windows), no model head."""
+    vectors: list[np.ndarray] = []
+    index: list[int] = []
+    failures: list[tuple[Path, str]] = []
+    with progress_bar(len(paths), "embedding") as advance:
+        for position, path in enumerate(paths):
+            try:
+                windows = [w.samples for w in iter_windows(path, encoder.sample_rate,
+                                                           window_seconds=window_seconds)]
+            except AudioLoadError as error:
+                failures.append((Path(path), error.reason))
+                advance(1)
+                continue
+            pooled = [encoder(*pad_waveforms(windows[i:i + batch_size])).pooled
+                      for i in range(0, len(windows), batch_size)]
+            vectors.append(torch.cat(pooled).mean(0).numpy())
+            index.append(position)
+            advance(1)
+    stacked = np.stack(vectors) if vectors else np.zeros((0, encoder.dim), dtype=np.float32)
+    return ClipEmbeddings(vectors=stacked, index=index, failures=failures)

@@ -7,7 +7,10 @@ a validation split, never on the test split.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,35 @@ def evaluate_retrieval(model: AudioTextEmbedder, rows: Sequence[ManifestRow], ca
     return {"task": "retrieval", "n": len(kept), "n_captions": len(captions),
             **retrieval_metrics(sim, caption_to_clip),
             "failures": [{"audio": str(p), "reason": r} for p, r in clips.failures]}
+
+
+@dataclass
+class Classification:
+    predictions: list[dict[str, Any]]  # {"audio": path, "top": [{"label", "score"}, ...]}
+    failures: list[tuple[Path, str]]
+
+
+def classify_files(model: AudioTextEmbedder, files: Sequence[Path], class_names: Sequence[str],
+                   templates: Sequence[str] = DEFAULT_TEMPLATES, top_k: int = 3,
+                   cache: FeatureCache | None = None) -> Classification:
+    """Top-k labels per file; scores are softmax probabilities at the model's logit scale."""
+    with ExitStack() as stack:
+        if cache is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
+            cache = FeatureCache(model.audio_encoder, root=tmp)
+        clips = embed_clips(model, cache, list(files))
+    logits = clips.vectors @ class_embeddings(model, class_names, templates).T
+    scale = float(model.logit_scale()) if hasattr(model, "logit_scale") else 100.0
+    probs = _softmax(scale * logits)
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+    predictions = [
+        {"audio": str(files[i]),
+         "top": [{"label": class_names[c], "score": float(probs[row, c])} for c in top[row]]}
+        for row, i in enumerate(clips.index)
+    ]
+    return Classification(predictions=predictions, failures=clips.failures)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -1,0 +1,45 @@
+"""Load an auralign model by shipped name (`clap`, `collat`, `slit`, `mats`) or by checkpoint path."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from auralign.errors import CheckpointError
+from auralign.models.base import PretrainedModel, read_config
+from auralign.paths import SHIPPED_WEIGHTS_DIR
+
+# model_type -> "module:Class"; imported lazily so loading one family never imports the others.
+MODEL_CLASSES = {
+    "clap": "auralign.models.clap:ClapModel",
+}
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in SHIPPED_WEIGHTS_DIR.iterdir() if (p / "config.json").is_file()) \
+        if SHIPPED_WEIGHTS_DIR.is_dir() else []
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A shipped model's folder for a bare name, else the given path; errors list what exists."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.exists():
+        return candidate
+    shipped = SHIPPED_WEIGHTS_DIR / str(name_or_path)
+    if "/" not in str(name_or_path) and (shipped / "config.json").is_file():
+        return shipped
+    names = ", ".join(shipped_models()) or "none"
+    raise CheckpointError(f"no model {str(name_or_path)!r}: not a path, and not a shipped model ({names})")
+
+
+def model_class(model_type: str) -> type[PretrainedModel]:
+    if model_type not in MODEL_CLASSES:
+        raise CheckpointError(f"unknown model_type {model_type!r}; known: {', '.join(MODEL_CLASSES)}")
+    module_name, class_name = MODEL_CLASSES[model_type].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def load_model(name_or_path: str | Path = "clap") -> PretrainedModel:
+    path = resolve_model_path(name_or_path)
+    model_type = read_config(path).get("model_type", "")
+    return model_class(model_type).from_pretrained(path)
