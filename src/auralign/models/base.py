@@ -57,7 +57,7 @@ class PretrainedModel(nn.Module):
         super().__init__()
         self.config = config
 
-    def trainable_state_dict(self) -> dict[str, Tensor]:
+    def state_dict_for_checkpoint(self) -> dict[str, Tensor]:
         """The weights a checkpoint keeps: every parameter that trains plus the non-frozen buffers."""
         trainable = {name for name, p in self.named_parameters() if p.requires_grad}
         return {name: t.detach() for name, t in self.state_dict().items() if name in trainable
@@ -71,7 +71,7 @@ class PretrainedModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous().cpu()
-                 for k, v in self.trainable_state_dict().items()}
+                 for k, v in self.state_dict_for_checkpoint().items()}
         save_file(state, str(directory / WEIGHTS_NAME))
         config = {"model_type": self.model_type, **dataclasses.asdict(self.config)}
         (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
@@ -90,7 +90,7 @@ class PretrainedModel(nn.Module):
     def load_trainable(self, state: dict[str, Tensor]) -> None:
         own = self.state_dict()
         unknown = sorted(set(state) - set(own))
-        missing = sorted(set(self.trainable_state_dict()) - set(state))
+        missing = sorted(set(self.state_dict_for_checkpoint()) - set(state))
         if unknown or missing:
             raise CheckpointError(f"checkpoint does not fit the model: unknown={unknown[:5]} missing={missing[:5]}")
         with torch.no_grad():
