@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from auralign.cli import audio_cmds, data_cmd, eval_cmd, models_cmd
+from auralign.cli import audio_cmds, data_cmd, eval_cmd, models_cmd, train_cmd
 
 # Weights come from local folders only; a hub look-up can never succeed here and only adds delay.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(train_cmd.app, name="train")
 app.command("embed")(audio_cmds.embed)
 app.command("embed-text")(audio_cmds.embed_text)
 app.command("classify")(audio_cmds.classify)

@@ -1,0 +1,28 @@
+"""`auralign train METHOD --config FILE [key=value ...]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from auralign.cli.common import console, user_errors
+
+app = typer.Typer(help="Train a model (configs are YAML files; key=value arguments override them).",
+                  no_args_is_help=True)
+
+CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
+RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in train.output_dir.")
+
+
+@app.command("clap", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def clap(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.lr=3e-4"),
+         config: Path | None = CONFIG, resume: bool = RESUME) -> None:
+    """Train the CLAP baseline."""
+    from auralign.training.clap import ClapRunConfig, train_clap
+    from auralign.training.config import load_config
+
+    run_config = load_config(ClapRunConfig, config, overrides or [])
+    final = train_clap(run_config, resume=resume)
+    console.print(f"final model: {final}")
