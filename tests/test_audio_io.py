@@ -207,7 +207,7 @@ def test_any_shape_and_rate_resamples_to_the_right_length(
     try:
         samples = load_audio(path, TARGET_RATE)
     except AudioLoadError as error:
-        assert error.reason == "no samples" if frames == 0 else error.reason.startswith("too short")
+        assert (error.reason == "no samples") if frames == 0 else error.reason.startswith("too short")
         assert expected_length <= 1
         return
     assert abs(len(samples) - expected_length) <= 1
@@ -328,12 +328,14 @@ def test_first_window_arrives_before_the_file_is_read_to_the_end(
     assert sum(frames_read) < 5 * 16000
 
 
-def test_invalid_window_arguments(tmp_path: Path) -> None:
-    write_ramp(tmp_path / "r.wav", 1.0)
+def test_invalid_window_arguments_fail_before_reading(tmp_path: Path) -> None:
+    missing = tmp_path / "never_read.wav"
     with pytest.raises(ValueError):
-        list(iter_windows(tmp_path / "r.wav", RATE, window_seconds=1.0, hop_seconds=2.0))
+        iter_windows(missing, RATE, window_seconds=1.0, hop_seconds=2.0)
     with pytest.raises(ValueError):
-        list(iter_windows(tmp_path / "r.wav", RATE, window_seconds=0.0))
+        iter_windows(missing, RATE, window_seconds=0.0)
+    with pytest.raises(ValueError):
+        iter_windows(missing, RATE, min_last_seconds=-1.0)
 
 
 def test_silent_file_raises_after_its_windows(tmp_path: Path) -> None:

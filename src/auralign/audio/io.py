@@ -72,7 +72,7 @@ _OPEN_ERROR_REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AudioWindow:
     """One window of a file: mono float32 `samples` at the requested rate, from `start_seconds`."""
 
@@ -84,8 +84,7 @@ class AudioWindow:
 
 def load_audio(path: str | Path, sample_rate: int, *, allow_silent: bool = False) -> np.ndarray:
     """The whole file as a 1-D float32 array at `sample_rate`; raises `AudioLoadError` for bad files."""
-    chunks = list(_stream_mono(Path(path), sample_rate, allow_silent=allow_silent))
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return np.concatenate(list(_stream_mono(Path(path), sample_rate, allow_silent=allow_silent)))
 
 
 def iter_windows(
@@ -97,15 +96,23 @@ def iter_windows(
     min_last_seconds: float = 1.0,
     allow_silent: bool = False,
 ) -> Iterator[AudioWindow]:
-    """Stream the file as fixed windows following the policy in the module docstring."""
+    """Stream the file as fixed windows following the policy in the module docstring.
+
+    Invalid window arguments raise `ValueError` here, before anything is read.
+    """
     window = round(window_seconds * sample_rate)
     hop = window if hop_seconds is None else round(hop_seconds * sample_rate)
     if window <= 0 or not 0 < hop <= window:
         raise ValueError(f"need 0 < hop <= window, got window={window_seconds}s hop={hop_seconds}s")
     if min_last_seconds < 0:
         raise ValueError(f"min_last_seconds must be >= 0, got {min_last_seconds}")
-    path = Path(path)
     cutter = _WindowCutter(window, hop, min_last=round(min_last_seconds * sample_rate))
+    return _cut_windows(Path(path), sample_rate, cutter, allow_silent)
+
+
+def _cut_windows(
+    path: Path, sample_rate: int, cutter: _WindowCutter, allow_silent: bool
+) -> Iterator[AudioWindow]:
     for chunk in _stream_mono(path, sample_rate, allow_silent=allow_silent):
         yield from _as_windows(path, sample_rate, cutter, cutter.push(chunk))
     yield from _as_windows(path, sample_rate, cutter, cutter.finish())
@@ -158,7 +165,7 @@ class _WindowCutter:
 
 
 def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterator[np.ndarray]:
-    """Validated mono float32 chunks of the file at `sample_rate`, in order."""
+    """Validated mono float32 chunks of the file at `sample_rate`, in order; at least one on success."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     _check_is_nonempty_file(path)
@@ -262,7 +269,7 @@ def _check_whole_file(
 
 
 def _first_line(text: str) -> str:
-    """libsndfile's message tidied to fit inside a one-line reason: "Format not recognised." -> "format not recognised"."""
+    """A decoder message tidied for a one-line reason: "Format not recognised." -> "format not recognised"."""
     lines = text.strip().splitlines()
     line = lines[0].strip().rstrip(".") if lines else ""
     return line[:1].lower() + line[1:] if line else "unknown error"
