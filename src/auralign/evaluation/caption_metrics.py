@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from auralign.errors import AuralignError
 from auralign.evaluation.text_normalize import coco_tokenize
@@ -285,8 +285,8 @@ def _meteor_clean(text: str) -> str:
 class _MeteorProcess:
     """One METEOR jar in ``-stdio`` mode: ``SCORE`` lines give statistics, ``EVAL`` scores them."""
 
-    def __init__(self, java: str, jar: Path) -> None:
-        self._stderr = tempfile.TemporaryFile()
+    def __init__(self, java: str, jar: Path, stderr: IO[bytes]) -> None:
+        self._stderr = stderr
         command = [java, "-jar", "-Xmx2G", str(jar), "-", "-", "-stdio", "-l", "en", "-norm"]
         self._process = subprocess.Popen(
             command, cwd=jar.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
@@ -316,7 +316,6 @@ class _MeteorProcess:
             self._process.stdin.close()
         self._process.kill()
         self._process.wait()
-        self._stderr.close()
 
 
 def meteor(
@@ -326,16 +325,18 @@ def meteor(
 
     The corpus score is METEOR's own aggregate over the summed statistics, not a mean of clips.
     """
-    process = _MeteorProcess(_require_java(), meteor_jar())
-    try:
-        statistics = []
-        for clip_id, candidate in candidates.items():
-            cleaned_references = [_meteor_clean(r) for r in references[clip_id]]
-            score_line = " ||| ".join(["SCORE", *cleaned_references, _meteor_clean(candidate)])
-            statistics.extend(process.request(score_line))
-        answers = process.request(" ||| ".join(["EVAL", *statistics]), answer_lines=len(statistics) + 1)
-    finally:
-        process.close()
+    java, jar = _require_java(), meteor_jar()
+    with tempfile.TemporaryFile() as stderr:
+        process = _MeteorProcess(java, jar, stderr)
+        try:
+            statistics = []
+            for clip_id, candidate in candidates.items():
+                cleaned_references = [_meteor_clean(r) for r in references[clip_id]]
+                score_line = " ||| ".join(["SCORE", *cleaned_references, _meteor_clean(candidate)])
+                statistics.extend(process.request(score_line))
+            answers = process.request(" ||| ".join(["EVAL", *statistics]), answer_lines=len(statistics) + 1)
+        finally:
+            process.close()
     try:
         values = [float(answer) for answer in answers]
     except ValueError as error:
