@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.image
 import numpy as np
 import pytest
 import torch
@@ -28,6 +29,7 @@ from auralign.evaluation.metrics import (
     target_ranks,
     top_k_accuracy,
 )
+from auralign.evaluation.plots import save_confusion_matrix_png
 
 # ----------------------------------------------------------------------------- hand-computed: classification
 
@@ -369,3 +371,25 @@ def test_top_k_accuracy_is_monotone_and_bounded(scores: np.ndarray, targets: np.
     assert all(0.0 <= v <= 1.0 for v in values)
     assert values == sorted(values)
     assert values[-1] == 1.0
+
+
+# ----------------------------------------------------------------------------- confusion-matrix PNG
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("n_classes", [3, 60])
+def test_confusion_matrix_png_is_a_valid_image(tmp_path, n_classes: int) -> None:
+    rng = np.random.default_rng(n_classes)
+    scores = rng.normal(size=(5 * n_classes, n_classes))
+    targets = np.arange(5 * n_classes) % n_classes
+    names = [f"class {i} with a rather long descriptive name" for i in range(n_classes)]
+    path = save_confusion_matrix_png(confusion_matrix(scores, targets), names, tmp_path / "plots" / "cm.png")
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert min(height, width) >= 500  # large enough for 60 rotated tick labels to stay legible
+
+
+def test_confusion_matrix_png_rejects_mismatched_names(tmp_path) -> None:
+    with pytest.raises(ValueError, match="class names"):
+        save_confusion_matrix_png(np.eye(3), ["a", "b"], tmp_path / "cm.png")
