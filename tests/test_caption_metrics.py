@@ -300,6 +300,18 @@ def test_load_candidates_names_file_and_line(tmp_path, content: str, message: st
         load_candidates_jsonl(path)
 
 
+def test_load_candidates_names_the_line_of_an_id_missing_from_the_references(tmp_path, references) -> None:
+    path = tmp_path / "candidates.jsonl"
+    known = next(iter(references))
+    rows = [{"id": known, "caption": "a dog"}, {"id": "unknown.wav", "caption": "rain"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    with pytest.raises(
+        AuralignError, match=r"candidates\.jsonl:2: id 'unknown\.wav' is not in the references"
+    ):
+        load_candidates_jsonl(path, references)
+    assert load_candidates_jsonl(path) == {known: "a dog", "unknown.wav": "rain"}
+
+
 def test_load_references_rejects_an_empty_caption_list(tmp_path) -> None:
     path = tmp_path / "references.jsonl"
     path.write_text('{"id": 7, "captions": ["a dog"]}\n{"id": 8, "captions": []}\n', encoding="utf-8")

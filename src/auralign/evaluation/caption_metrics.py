@@ -541,13 +541,20 @@ def _row_id(path: Path, line_number: int, row: dict[str, Any], seen: set[str]) -
     return clip_id
 
 
-def load_candidates_jsonl(path: str | Path) -> dict[str, str]:
-    """Rows ``{"id": ..., "caption": "..."}`` -> {id: caption}."""
+def load_candidates_jsonl(
+    path: str | Path, references: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, str]:
+    """Rows ``{"id": ..., "caption": "..."}`` -> {id: caption}.
+
+    With ``references``, an id that has no references is an error naming its line.
+    """
     path = Path(path)
     candidates: dict[str, str] = {}
     seen: set[str] = set()
     for line_number, row in _read_jsonl_rows(path):
         clip_id = _row_id(path, line_number, row, seen)
+        if references is not None and clip_id not in references:
+            raise AuralignError(f"{path}:{line_number}: id {clip_id!r} is not in the references")
         caption = row.get("caption")
         if not isinstance(caption, str):
             raise AuralignError(f"{path}:{line_number}: 'caption' must be a string")
@@ -567,14 +574,3 @@ def load_references_jsonl(path: str | Path) -> dict[str, list[str]]:
             raise AuralignError(f"{path}:{line_number}: 'captions' must be a non-empty list of strings")
         references[clip_id] = captions
     return references
-
-
-def check_candidates_have_references(
-    candidates: Mapping[str, str], references: Mapping[str, Sequence[str]], candidates_path: str | Path
-) -> None:
-    """Name the first candidate ids that the references file lacks, with the candidates file."""
-    missing = [clip_id for clip_id in candidates if clip_id not in references]
-    if missing:
-        raise AuralignError(
-            f"{candidates_path}: {len(missing)} id(s) not found in the references, e.g. {missing[:3]}"
-        )
