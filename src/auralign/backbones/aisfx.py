@@ -38,6 +38,12 @@ class AisfxConfig:
     spec_max: float = 9.457798957824707
     base_channels: int = 64
     peak_normalize: bool = False
+    # Clips with fewer frames are padded with silence frames that count as real (their tokens are
+    # valid). 100 (~2.3 s) reproduces the package, which pads a short clip with silence to one
+    # 100-frame block and takes the max over all its tokens: that gives the package's embedding for
+    # short clips (cosine 1.0 on FSDD digits), where pooling only the clip's own tokens (8, the
+    # least that yields one token) gives cosine 0.60-1.0 (mean 0.85).
+    min_frames: int = 100
 
     @property
     def dim(self) -> int:
@@ -119,8 +125,9 @@ class AisfxEncoder(AudioEncoder):
     Frozen: parameters never require grad and the network stays in eval mode under `.train()`, so
     BatchNorm always uses its pretrained statistics.
 
-    Clips shorter than 6145 samples (0.14 s, the least that yields the 8 frames of one token) are
-    treated as zero-padded to that length, so every clip (even an empty one) gets a finite vector. Rows of a
+    Clips shorter than `config.min_frames` frames (default 100 frames = 100353 samples = 2.28 s, one of
+    the package's blocks) are treated as zero-padded to that length and their silence tokens count as
+    real, as the package does; every clip, even an empty one, gets a finite vector. Rows of a
     batch are masked to their own length inside the network, so a clip's tokens do not depend on
     what else is in the batch.
     """
@@ -161,7 +168,7 @@ class AisfxEncoder(AudioEncoder):
 
     def forward(self, waveforms: Tensor, lengths: Tensor | None = None) -> EncoderOutput:
         spec, frame_lengths = self.frontend(waveforms, lengths)
-        min_frames = self.config.frames_per_token
+        min_frames = max(self.config.min_frames, self.config.frames_per_token)
         if spec.shape[1] < min_frames:
             spec = F.pad(spec, (0, 0, 0, min_frames - spec.shape[1]), value=self.frontend.silence_value)
         frame_lengths = frame_lengths.clamp_min(min_frames)
