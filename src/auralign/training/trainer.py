@@ -152,11 +152,12 @@ class Trainer:
         self.eval_fn = eval_fn
         self.output_dir = Path(config.output_dir)
         self.checkpoint_root = self.output_dir / "checkpoints"
+        # Autocast is applied here rather than through Accelerator(mixed_precision=...), whose
+        # process-wide state would forbid two trainers with different precisions in one process.
         self.accelerator = Accelerator(
-            gradient_accumulation_steps=config.grad_accum_steps,
-            mixed_precision=config.resolved_mixed_precision(),
-            cpu=not torch.cuda.is_available(),
+            gradient_accumulation_steps=config.grad_accum_steps, cpu=not torch.cuda.is_available()
         )
+        self.autocast_bf16 = config.resolved_mixed_precision() == "bf16"
         set_seed(config.seed + self.accelerator.process_index)
         self.model = model.to(self.accelerator.device)
         self.parameters = trainable_parameters(model)
@@ -225,7 +226,10 @@ class Trainer:
         batch = send_to_device(batch, self.accelerator.device)
         grad_norm = None
         with self.accelerator.accumulate(self.forward_module):
-            outputs = self.forward_module(batch)
+            with torch.autocast(
+                self.accelerator.device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16
+            ):
+                outputs = self.forward_module(batch)
             if "loss" not in outputs:
                 raise AuralignError("training_loss(batch) must return a dict with a 'loss' entry")
             self.accelerator.backward(outputs["loss"])
