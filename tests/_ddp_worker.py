@@ -98,7 +98,8 @@ def main(argv: list[str]) -> None:
     if trainer.is_main_process:
         weights = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
         save_file(weights, args.result.with_suffix(".safetensors"))
-        args.result.write_text(json.dumps({"losses": train_losses(history)}))
+        result = {"losses": train_losses(history), "num_processes": trainer.accelerator.num_processes}
+        args.result.write_text(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
         output, _ = worker.communicate(timeout=120)
         assert worker.returncode == 0, output
 
-    ddp_losses = json.loads((tmp_path / "ddp.json").read_text())["losses"]
+    result = json.loads((tmp_path / "ddp.json").read_text())
+    assert result["num_processes"] == 2, "the workers did not form a process group"
+    ddp_losses = result["losses"]
     single_losses = train_losses(single_history)
     assert len(ddp_losses) == len(single_losses) == 6
     assert ddp_losses == pytest.approx(single_losses, abs=1e-5)

@@ -28,7 +28,8 @@ class TrainConfig:
     """Optimisation and bookkeeping settings shared by every method.
 
     `batch_size` is the global batch of one optimizer step, summed over processes and accumulation
-    micro-steps: each process sees micro-batches of batch_size / (num_processes * grad_accum_steps).
+    micro-steps: each process sees micro-batches of batch_size / (num_processes * grad_accum_steps),
+    so a contrastive loss sees batch_size / grad_accum_steps candidates per micro-step.
     Training runs `max_steps` optimizer steps when set, else `epochs` passes over the data.
     Intervals (`eval_every`, `save_every`, `log_every`) count optimizer steps; 0 means only at the end.
     """

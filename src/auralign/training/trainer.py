@@ -174,6 +174,8 @@ class Trainer:
         # The scheduler stays unprepared: accelerate would step it once per process per step.
         self.scheduler = build_scheduler(optimizer, config.warmup_steps, self.total_steps, config.schedule)
         self.forward_module, self.optimizer = self.accelerator.prepare(_TrainingLossForward(model), optimizer)
+        # Not prepared by accelerate on purpose: the sampler already gives each process its shard of
+        # one global permutation, which accelerate's own sharding would reorder.
         self.loader = DataLoader(
             train_dataset, batch_sampler=self.sampler, num_workers=config.num_workers, collate_fn=collate_fn
         )
