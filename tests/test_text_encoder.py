@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel, BertTokenizer, CLIPTextConfig, CLIPTextModel
+from transformers import (
+    BertConfig,
+    BertModel,
+    BertTokenizer,
+    CLIPConfig,
+    CLIPModel,
+    CLIPTextConfig,
+    CLIPTextModel,
+)
 
 from auralign.backbones.base import masked_mean
 from auralign.backbones.text_encoder import HFTextEncoder
@@ -133,6 +141,23 @@ def test_clip_text_model_from_ids_and_embeddings(bert_folder: Path, tmp_path: Pa
     torch.testing.assert_close(from_embeds.tokens, out.tokens)
     encoder.unlock_last_layers(2)
     assert all(name.startswith("model.encoder.layers.") for name, p in encoder.named_parameters() if p.requires_grad)
+
+
+def test_text_tower_of_a_full_clip_checkpoint(bert_folder: Path, tmp_path: Path) -> None:
+    BertTokenizer.from_pretrained(bert_folder).save_pretrained(tmp_path)
+    text = {"vocab_size": 5 + len(WORDS), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "max_position_embeddings": 16, "eos_token_id": 3, "pad_token_id": 0,
+            "bos_token_id": 2}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 32, "patch_size": 16}
+    clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision))
+    clip.save_pretrained(tmp_path)
+    encoder = HFTextEncoder.from_pretrained(tmp_path)
+    assert encoder.is_clip and encoder.dim == 32
+    torch.testing.assert_close(encoder.input_embeddings().weight, clip.text_model.embeddings.token_embedding.weight)
+    batch = encoder.tokenize(["a dog barks"])
+    expected = clip.text_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    torch.testing.assert_close(encoder(batch.input_ids, batch.attention_mask).tokens, expected)
 
 
 @pytest.mark.backbones
