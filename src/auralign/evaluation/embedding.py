@@ -6,7 +6,7 @@ its window embeddings (deterministic, independent of batch composition).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +31,16 @@ class ClipEmbeddings:
     failures: list[tuple[Path, str]]
 
 
+WindowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 @torch.inference_mode()
-def embed_clips(model: AudioTextEmbedder, cache: FeatureCache, paths: Sequence[str | Path],
-                batch_size: int = 64, progress: bool = True) -> ClipEmbeddings:
-    """Embed clips (computing missing frame tokens once); bad files are listed, not fatal."""
+def per_clip_mean(fn: WindowFn, cache: FeatureCache, paths: Sequence[str | Path], batch_size: int = 64,
+                  progress: bool = True) -> ClipEmbeddings:
+    """Apply `fn(tokens, mask) -> (B, K)` to every window of every clip and average per clip.
+
+    Frame tokens come from the cache (computed once if missing); bad files are listed, not fatal.
+    """
     failures = cache.ensure(list(paths), progress=progress)
     failed = {Path(p) for p, _ in failures}
     windows: list[np.ndarray] = []
@@ -52,15 +58,23 @@ def embed_clips(model: AudioTextEmbedder, cache: FeatureCache, paths: Sequence[s
         for window in clip.windows():
             windows.append(window)
             owner.append(len(index) - 1)
-    model.eval()
-    vectors = torch.zeros(len(index), 0)
+    means = torch.zeros(len(index), 0)
     if windows:
-        parts = [model.embed_audio_tokens(*pad_tokens(windows[i:i + batch_size]))
-                 for i in range(0, len(windows), batch_size)]
-        per_window = torch.cat(parts)
+        parts = [fn(*pad_tokens(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size)]
+        per_window = torch.cat(parts).float()
         summed = torch.zeros(len(index), per_window.shape[1]).index_add_(0, torch.tensor(owner), per_window)
-        vectors = F.normalize(summed, dim=-1)
-    return ClipEmbeddings(vectors=vectors.numpy(), index=index, failures=failures)
+        means = summed / torch.bincount(torch.tensor(owner), minlength=len(index)).unsqueeze(1)
+    return ClipEmbeddings(vectors=means.numpy(), index=index, failures=failures)
+
+
+def embed_clips(model: AudioTextEmbedder, cache: FeatureCache, paths: Sequence[str | Path],
+                batch_size: int = 64, progress: bool = True) -> ClipEmbeddings:
+    """L2-normalised clip embeddings: the normalised mean of the clip's window embeddings."""
+    model.eval()
+    result = per_clip_mean(model.embed_audio_tokens, cache, paths, batch_size, progress)
+    if len(result.vectors):
+        result.vectors = F.normalize(torch.from_numpy(result.vectors), dim=-1).numpy()
+    return result
 
 
 @torch.inference_mode()

@@ -19,9 +19,9 @@ import numpy as np
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary
 from auralign.errors import AuralignError
-from auralign.evaluation.embedding import embed_clips, embed_texts
+from auralign.evaluation.embedding import ClipEmbeddings, embed_clips, embed_texts, per_clip_mean
 from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label, retrieval_metrics
-from auralign.models.base import AudioTextEmbedder
+from auralign.models.base import AudioTextEmbedder, CandidateScorer
 
 DEFAULT_TEMPLATES = ("This is a sound of {label}.",)
 ENSEMBLE_TEMPLATES = (
@@ -43,10 +43,35 @@ def class_embeddings(model: AudioTextEmbedder, class_names: Sequence[str],
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
 
-def evaluate_zeroshot(model: AudioTextEmbedder, rows: Sequence[ManifestRow], cache: FeatureCache,
+def clip_scores(model: Any, cache: FeatureCache, paths: Sequence[str | Path], class_names: Sequence[str],
+                templates: Sequence[str] = DEFAULT_TEMPLATES, method: str = "auto",
+                progress: bool = True) -> ClipEmbeddings:
+    """(n_ok, C) class scores per clip that loaded.
+
+    `method`: "embedding" = cosine between clip and prompt embeddings (CLAP, CoLLAT, SLIT stage 1);
+    "ranking" = the model's own candidate scores (SLIT's log-likelihood ranking, MATS's text
+    matching); "auto" = ranking when the model has it, else embedding.
+    """
+    use_ranking = method == "ranking" or (method == "auto" and isinstance(model, CandidateScorer))
+    if use_ranking:
+        if not isinstance(model, CandidateScorer):
+            raise AuralignError(f"{type(model).__name__} cannot rank candidates")
+        model.eval()
+        return per_clip_mean(lambda t, m: model.score_candidates(t, m, list(class_names)), cache, paths,
+                             batch_size=16, progress=progress)
+    if not isinstance(model, AudioTextEmbedder):
+        raise AuralignError(f"{type(model).__name__} has no joint audio-text embedding")
+    clips = embed_clips(model, cache, paths, progress=progress)
+    if clips.index:
+        clips.vectors = clips.vectors @ class_embeddings(model, class_names, templates).T
+    return clips
+
+
+def evaluate_zeroshot(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache,
                       class_names: Sequence[str] | None = None,
                       templates: Sequence[str] = DEFAULT_TEMPLATES,
-                      confusion_png: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+                      confusion_png: str | Path | None = None, progress: bool = True,
+                      method: str = "auto") -> dict[str, Any]:
     """Single-label top-1/top-5/per-class accuracy (every row has one label) or multi-label mAP."""
     rows = [row for row in rows if row.labels]
     if not rows:
@@ -56,10 +81,10 @@ def evaluate_zeroshot(model: AudioTextEmbedder, rows: Sequence[ManifestRow], cac
     unknown = sorted({label for row in rows for label in row.labels} - known)
     if unknown:
         raise AuralignError(f"labels not in the class list: {', '.join(unknown[:10])}")
-    clips = embed_clips(model, cache, [row.audio for row in rows], progress=progress)
+    clips = clip_scores(model, cache, [row.audio for row in rows], class_names, templates, method, progress)
     if not clips.index:
         raise AuralignError("no clip could be loaded")
-    scores = clips.vectors @ class_embeddings(model, class_names, templates).T
+    scores = clips.vectors
     kept = [rows[i] for i in clips.index]
     column = {name: c for c, name in enumerate(class_names)}
     multi_label = any(len(row.labels) > 1 for row in kept)
@@ -103,18 +128,17 @@ class Classification:
     failures: list[tuple[Path, str]]
 
 
-def classify_files(model: AudioTextEmbedder, files: Sequence[Path], class_names: Sequence[str],
+def classify_files(model: Any, files: Sequence[Path], class_names: Sequence[str],
                    templates: Sequence[str] = DEFAULT_TEMPLATES, top_k: int = 3,
                    cache: FeatureCache | None = None) -> Classification:
-    """Top-k labels per file; scores are softmax probabilities at the model's logit scale."""
+    """Top-k labels per file; scores are softmax probabilities (at the model's logit scale if it has one)."""
     with ExitStack() as stack:
         if cache is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
             cache = FeatureCache(model.audio_encoder, root=tmp)
-        clips = embed_clips(model, cache, list(files))
-    logits = clips.vectors @ class_embeddings(model, class_names, templates).T
-    scale = float(model.logit_scale()) if hasattr(model, "logit_scale") else 100.0
-    probs = _softmax(scale * logits)
+        clips = clip_scores(model, cache, list(files), class_names, templates)
+    scale = float(model.logit_scale()) if hasattr(model, "logit_scale") else 1.0
+    probs = _softmax(scale * clips.vectors)
     top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     predictions = [
         {"audio": str(files[i]),

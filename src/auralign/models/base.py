@@ -122,3 +122,27 @@ class AudioTextEmbedder(Protocol):
     def embed_text(self, texts: list[str]) -> Tensor:
         """Texts -> (N, E) L2-normalised text embeddings."""
         ...
+
+
+@runtime_checkable
+class CandidateScorer(Protocol):
+    """A model that scores free-text candidate labels per clip, higher is better (SLIT's vocabulary
+    ranking by log-likelihood, MATS's generate-then-match)."""
+
+    audio_encoder: AudioEncoder
+
+    def score_candidates(self, tokens: Tensor, mask: Tensor, candidates: list[str]) -> Tensor:
+        """(B, T, D) tokens + (B, T) mask -> (B, len(candidates)) scores."""
+        ...
+
+
+@runtime_checkable
+class AudioTextGenerator(Protocol):
+    """A model that writes text about audio: captions, answers (SLIT, MATS)."""
+
+    audio_encoder: AudioEncoder
+
+    def generate(self, tokens: Tensor, mask: Tensor, instruction: str | None = None,
+                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+        """One text per clip; `instruction` None means the model's default captioning prompt."""
+        ...

@@ -12,6 +12,9 @@ from auralign.paths import SHIPPED_WEIGHTS_DIR
 # model_type -> "module:Class"; imported lazily so loading one family never imports the others.
 MODEL_CLASSES = {
     "clap": "auralign.models.clap:ClapModel",
+    "collat": "auralign.models.collat:CollatModel",
+    "slit": "auralign.models.slit:SlitModel",
+    "mats": "auralign.models.mats:MatsModel",
 }
 
 
