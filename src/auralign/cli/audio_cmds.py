@@ -19,7 +19,7 @@ from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.errors import AuralignError
 
 
-def _report_failures(failures: list[tuple[Path, str]], n_ok: int, strict: bool) -> None:
+def report_failures(failures: list[tuple[Path, str]], n_ok: int, strict: bool) -> None:
     for path, reason in failures:
         console.print(f"[red]failed:[/red] {path}: {reason}", highlight=False, soft_wrap=True)
     if failures:
@@ -85,7 +85,7 @@ def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json
     elif out is None:
         for file, vector in zip(ok_files, result.vectors, strict=True):
             stdout.print(f"{file}: dim {len(vector)}, norm {np.linalg.norm(vector):.3f}", highlight=False)
-    _report_failures(result.failures, len(ok_files), strict)
+    report_failures(result.failures, len(ok_files), strict)
 
 
 def embed_text(
@@ -169,4 +169,4 @@ def _classify(inputs: list[Path], labels: str | None, labels_file: Path | None, 
             table.add_row(prediction["audio"], ", ".join(f"{p['label']} ({p['score']:.2f})"
                                                          for p in prediction["top"]))
         stdout.print(table)
-    _report_failures(result.failures, len(result.predictions), strict)
+    report_failures(result.failures, len(result.predictions), strict)

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from auralign.cli import audio_cmds, data_cmd, eval_cmd, models_cmd, train_cmd
+from auralign.cli import audio_cmds, data_cmd, eval_cmd, generate_cmds, models_cmd, train_cmd
 
 # Weights come from local folders only; a hub look-up can never succeed here and only adds delay.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,6 +25,8 @@ app.add_typer(train_cmd.app, name="train")
 app.command("embed")(audio_cmds.embed)
 app.command("embed-text")(audio_cmds.embed_text)
 app.command("classify")(audio_cmds.classify)
+app.command("caption")(generate_cmds.caption)
+app.command("ask")(generate_cmds.ask)
 
 
 if __name__ == "__main__":
