@@ -49,3 +49,22 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     for row in rows:
         table.add_row(row["name"], row["kind"], "yes" if row["fetched"] else "no", row["package"], row["license"])
     console.print(table)
+
+
+@app.command("export")
+@user_errors
+def export(
+    source: Path = typer.Argument(..., help="A model folder, or a training checkpoint (with --model-type)."),
+    destination: Path = typer.Argument(..., help="Folder to write (config.json + model.safetensors)."),
+    model_type: str | None = typer.Option(None, help="clap|collat|slit|mats, for a training checkpoint."),
+    fp16: bool = typer.Option(True, help="Store floating-point weights as float16."),
+) -> None:
+    """Write a model folder for shipping or sharing, from a trained model or a checkpoint."""
+    import torch
+
+    from auralign.models.factory import load_model, load_training_checkpoint
+
+    model = load_training_checkpoint(source, model_type) if model_type else load_model(source)
+    model.save_pretrained(destination, dtype=torch.float16 if fp16 else None)
+    size = sum(f.stat().st_size for f in destination.iterdir()) / 1e6
+    console.print(f"wrote {destination} ({size:.1f} MB)")

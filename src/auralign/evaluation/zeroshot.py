@@ -137,7 +137,7 @@ def classify_files(model: Any, files: Sequence[Path], class_names: Sequence[str]
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
             cache = FeatureCache(model.audio_encoder, root=tmp)
         clips = clip_scores(model, cache, list(files), class_names, templates)
-    scale = float(model.logit_scale()) if hasattr(model, "logit_scale") else 1.0
+    scale = float(model.logit_scale().detach()) if hasattr(model, "logit_scale") else 1.0
     probs = _softmax(scale * clips.vectors)
     top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
     predictions = [

@@ -46,3 +46,22 @@ def load_model(name_or_path: str | Path = "clap") -> PretrainedModel:
     path = resolve_model_path(name_or_path)
     model_type = read_config(path).get("model_type", "")
     return model_class(model_type).from_pretrained(path)
+
+
+def load_training_checkpoint(directory: str | Path, model_type: str) -> PretrainedModel:
+    """A model from a trainer checkpoint folder (its config.json is the run config with a `model` section)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from auralign.models.base import WEIGHTS_NAME, config_from_dict
+
+    directory = Path(directory)
+    run_config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").is_file() else {}
+    if "model" not in run_config or not (directory / WEIGHTS_NAME).is_file():
+        raise CheckpointError(f"{directory}: not a training checkpoint (needs config.json with 'model' and "
+                              f"{WEIGHTS_NAME})")
+    cls = model_class(model_type)
+    model = cls(config_from_dict(cls.config_class, run_config["model"]))
+    model.load_trainable(load_file(str(directory / WEIGHTS_NAME)))
+    return model.eval()
