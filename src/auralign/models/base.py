@@ -18,33 +18,13 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder
+from auralign.config import config_from_dict
 from auralign.errors import CheckpointError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 M = TypeVar("M", bound="PretrainedModel")
-
-
-def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Build a (possibly nested) dataclass config, ignoring keys the class does not know."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for name, value in values.items():
-        if name not in fields:
-            continue
-        field_type = fields[name].type
-        nested = _dataclass_type(field_type, cls)
-        kwargs[name] = config_from_dict(nested, value) if nested and isinstance(value, dict) else value
-    return cls(**kwargs)
-
-
-def _dataclass_type(annotation: Any, owner: type) -> type | None:
-    if isinstance(annotation, str):
-        import sys
-
-        annotation = getattr(sys.modules[owner.__module__], annotation, None)
-    return annotation if dataclasses.is_dataclass(annotation) else None
 
 
 class PretrainedModel(nn.Module):
@@ -83,7 +63,7 @@ class PretrainedModel(nn.Module):
         if config.pop("model_type", None) != cls.model_type:
             raise CheckpointError(f"{directory}: not a {cls.model_type} checkpoint")
         config.update(overrides)
-        model = cls(config_from_dict(cls.config_class, config))
+        model = cls(config_from_dict(cls.config_class, config, strict=False))
         model.load_trainable(load_file(str(Path(directory) / WEIGHTS_NAME)))
         return model.eval()
 

@@ -54,7 +54,8 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
 
     from safetensors.torch import load_file
 
-    from auralign.models.base import WEIGHTS_NAME, config_from_dict
+    from auralign.config import config_from_dict
+    from auralign.models.base import WEIGHTS_NAME
 
     directory = Path(directory)
     run_config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").is_file() else {}
@@ -62,6 +63,6 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
         raise CheckpointError(f"{directory}: not a training checkpoint (needs config.json with 'model' and "
                               f"{WEIGHTS_NAME})")
     cls = model_class(model_type)
-    model = cls(config_from_dict(cls.config_class, run_config["model"]))
+    model = cls(config_from_dict(cls.config_class, run_config["model"], strict=False))
     model.load_trainable(load_file(str(directory / WEIGHTS_NAME)))
     return model.eval()
