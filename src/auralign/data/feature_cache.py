@@ -72,7 +72,11 @@ class FeatureCache:
         index: dict[str, dict] = {}
         path = self.dir / INDEX_NAME
         if path.is_file():
-            for line in path.read_text().splitlines():
+            text = path.read_text()
+            if text and not text.endswith("\n"):
+                with open(path, "a") as handle:  # end a line cut by a crash, or the next entry is glued to it
+                    handle.write("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
