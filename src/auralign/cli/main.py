@@ -11,6 +11,8 @@ from auralign.cli import audio_cmds, data_cmd, demo_cmd, eval_cmd, generate_cmds
 # Weights come from local folders only; a hub look-up can never succeed here and only adds delay.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# The CLI draws its own progress; per-tensor bars from transformers only clutter the output.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     name="auralign",
