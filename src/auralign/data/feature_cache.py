@@ -115,15 +115,21 @@ class FeatureCache:
 
     def ensure(self, paths: Sequence[str | Path], batch_size: int = 16, progress: bool = True,
                ) -> list[tuple[Path, str]]:
-        """Encode every clip not yet cached; returns the (path, reason) of clips that failed."""
+        """Encode every clip not yet cached; returns the (path, reason) of clips that failed, now or in
+        an earlier run (a bad file is remembered, so callers must hear about it every time)."""
         todo = self.missing(paths)
-        failures: list[tuple[Path, str]] = []
+        pending = set(todo)
+        failures = self._remembered_failures(path for path in paths if Path(path) not in pending)
         with progress_bar(len(todo), "encoding audio", enabled=progress and bool(todo)) as advance:
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
                 failures.extend(self._encode_chunk(chunk))
                 advance(len(chunk))
         return failures
+
+    def _remembered_failures(self, cached_paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
+        entries = ((Path(path), self._index[clip_key(path)]) for path in cached_paths)
+        return [(path, entry["error"]) for path, entry in entries if "error" in entry]
 
     def _encode_chunk(self, paths: list[Path]) -> list[tuple[Path, str]]:
         failures = []
