@@ -182,6 +182,7 @@ def test_a_bad_file_is_remembered_with_its_reason(tmp_path: Path, encoder: Aisfx
 
     reopened = FeatureCache(encoder, root=tmp_path / "cache")
     assert reopened.missing([bad]) == []
+    assert reopened.ensure([good, bad], progress=False) == failures  # remembered, and reported again
     with pytest.raises(AudioLoadError, match="not an audio file"):
         reopened.get(bad)
 
