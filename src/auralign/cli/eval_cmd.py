@@ -84,3 +84,112 @@ def retrieval(manifest: Path = MANIFEST, model: str = MODEL, split: str | None =
         print_json(result)
     else:
         _print_summary(result, ["n", "n_captions", "t2a", "a2t"])
+
+
+CAPTION_KEYS = ["n", "BLEU_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE", "SPIDEr"]
+BEAMS = typer.Option(1, help="Beam width (1 = greedy).")
+MAX_TOKENS = typer.Option(30, help="Longest generated text, in tokens.")
+
+
+def _print_unavailable(result: dict[str, Any]) -> None:
+    for metric, reason in result.get("unavailable", {}).items():
+        stdout.print(f"{metric}: unavailable ({reason})", highlight=False)
+
+
+@app.command("caption-scores")
+@user_errors
+def caption_scores(
+    candidates: Path = typer.Option(..., help='JSONL of {"id": ..., "caption": "..."}, one per clip.'),
+    references: Path = typer.Option(..., help='JSONL of {"id": ..., "captions": ["...", ...]}.'),
+    as_json: bool = JSON,
+) -> None:
+    """Score captions written by any system: BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE, SPIDEr (no model)."""
+    from auralign.evaluation.caption_metrics import (
+        load_candidates_jsonl,
+        load_references_jsonl,
+        score_captions,
+    )
+
+    reference_captions = load_references_jsonl(references)
+    written = load_candidates_jsonl(candidates, reference_captions)
+    result = {"task": "caption", "n": len(written), **score_captions(written, reference_captions).to_json()}
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, CAPTION_KEYS)
+        _print_unavailable(result)
+
+
+@app.command("caption")
+@user_errors
+def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A generative model (slit, mats, path)."),
+            split: str | None = SPLIT, instruction: str | None = typer.Option(
+                None, help="Prompt for the model (default: its own captioning prompt)."),
+            num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
+            as_json: bool = JSON) -> None:
+    """Caption each clip (its first window) and score against the manifest's captions."""
+    from auralign.evaluation.captioning import evaluate_captioning
+    from auralign.models.factory import load_model
+
+    rows = read_manifest(manifest, split)
+    loaded = load_model(model)
+    with ExitStack() as stack:
+        result = evaluate_captioning(loaded, rows, _cache(stack, loaded.audio_encoder, cache), instruction,
+                                     num_beams, max_new_tokens, progress=not as_json)
+    result["model"] = model
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, CAPTION_KEYS)
+        _print_unavailable(result)
+
+
+@app.command("qa")
+@user_errors
+def qa(manifest: Path = MANIFEST, model: str = typer.Option("mats", help="A generative model (slit, mats, path)."),
+       split: str | None = SPLIT, num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
+       as_json: bool = JSON) -> None:
+    """Answer each row's `question` about its clip; accuracy against `answer`, yes/no accuracy, text matching."""
+    from auralign.evaluation.captioning import evaluate_qa
+    from auralign.models.factory import load_model
+
+    rows = read_manifest(manifest, split)
+    loaded = load_model(model)
+    with ExitStack() as stack:
+        result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache), num_beams, max_new_tokens,
+                             progress=not as_json)
+    result["model"] = model
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, ["n", "accuracy", "binary_accuracy", "balanced_binary_accuracy",
+                                "text_matching_accuracy"])
+        _print_unavailable(result)
+
+
+@app.command("linear-probe")
+@user_errors
+def linear_probe(
+    manifest: Path = MANIFEST,
+    encoder: str | None = typer.Option(None, help="Audio backbone name or folder (default: the packaged one)."),
+    split: str | None = SPLIT,
+    cv_folds: int = typer.Option(5, help="Outer cross-validation folds (group-aware when rows have a group)."),
+    test_split: str | None = typer.Option(None, help="Score once on this split, training on all other rows."),
+    seed: int = typer.Option(0, help="Seed of the fold assignment."),
+    cache: bool = CACHE,
+    as_json: bool = JSON,
+) -> None:
+    """Logistic regression on frozen encoder features: the reference a zero-shot model is compared with."""
+    from auralign.backbones.factory import load_audio_encoder
+    from auralign.evaluation.probe_features import evaluate_linear_probe
+
+    rows = read_manifest(manifest, split)
+    audio_encoder = load_audio_encoder(encoder)
+    with ExitStack() as stack:
+        result = evaluate_linear_probe(rows, _cache(stack, audio_encoder, cache), cv_folds, test_split, seed,
+                                       progress=not as_json)
+    result["encoder"] = encoder or "default"
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, ["n", "n_classes", "protocol", "accuracy", "std", "chosen_C"])
