@@ -71,8 +71,10 @@ class PretrainedModel(nn.Module):
         own = self.state_dict()
         unknown = sorted(set(state) - set(own))
         missing = sorted(set(self.state_dict_for_checkpoint()) - set(state))
-        if unknown or missing:
-            raise CheckpointError(f"checkpoint does not fit the model: unknown={unknown[:5]} missing={missing[:5]}")
+        reshaped = sorted(name for name, tensor in state.items() if name in own and tensor.shape != own[name].shape)
+        if unknown or missing or reshaped:
+            raise CheckpointError(f"checkpoint does not fit the model: unknown={unknown[:5]} missing={missing[:5]} "
+                                  f"other shape={reshaped[:5]}")
         with torch.no_grad():
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))
