@@ -1,0 +1,97 @@
+"""A clean label vocabulary: normalisation of package names, and the AudioSet display name that fits.
+
+Labels are lower-case words separated by single spaces ("closed hi-hat", "acoustic grand piano").
+`audioset_name` maps a label to one AudioSet display name (`../shared/data/labels/`) when one
+fits: an explicit synonym first, then an exact match with one of a display name's comma-separated
+parts, then the longest part that ends the label on a word boundary ("jazz snare drum" -> "Snare
+drum"). Labels with no sensible match (a fantasy creature's cry) map to None.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import cache
+from pathlib import Path
+
+from auralign.paths import shared_data_dir
+
+_SEPARATORS = re.compile(r"[_\s]+")
+_TRAILING_NUMBER = re.compile(r"[\s_-]*\d+[a-z]?$")
+_SYMBOLS = re.compile(r"[^\w\s-]")
+
+# Labels whose AudioSet name cannot be found from their words alone.
+AUDIOSET_SYNONYMS: dict[str, str] = {
+    "kick drum": "Bass drum",
+    "closed hi-hat": "Hi-hat",
+    "open hi-hat": "Hi-hat",
+    "pedal hi-hat": "Hi-hat",
+    "high tom": "Drum",
+    "mid tom": "Drum",
+    "low tom": "Drum",
+    "floor tom": "Drum",
+    "crash cymbal": "Crash cymbal",
+    "ride cymbal": "Cymbal",
+    "splash cymbal": "Cymbal",
+    "chinese cymbal": "Cymbal",
+    "ride bell": "Cymbal",
+    "side stick": "Rimshot",
+    "hand clap": "Clapping",
+    "female speech": "Female speech, woman speaking",
+    "male speech": "Male speech, man speaking",
+    "birdsong": "Bird vocalization, bird call, bird song",
+    "record scratch": "Scratching (performance technique)",
+    "vinyl crackle": "Crackle",
+    "synth bass": "Synthesizer",
+    "synth pad": "Synthesizer",
+    "synth lead": "Synthesizer",
+    "electronic zap": "Zing",
+    "breakbeat": "Drum kit",
+    "drum loop": "Drum kit",
+    "campfire": "Fire",
+}
+
+
+def normalise_label(raw: str) -> str:
+    """'Snare_Jazz 02' -> 'snare jazz'; keeps hyphens inside words ('hi-hat'), drops other symbols."""
+    text = _TRAILING_NUMBER.sub("", raw.strip())
+    text = _SYMBOLS.sub(" ", text.replace("_", " "))
+    return _SEPARATORS.sub(" ", text).strip(" -").lower()
+
+
+@cache
+def _audioset_parts(path: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    file = Path(path)
+    if not file.is_file():
+        return parts
+    with open(file, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            name = row["display_name"]
+            for part in name.split(","):
+                parts.setdefault(part.strip().lower(), name)
+    return parts
+
+
+def audioset_labels_file() -> Path:
+    return shared_data_dir() / "labels" / "audioset_class_labels_indices.csv"
+
+
+def audioset_name(label: str, labels_file: Path | None = None) -> str | None:
+    """The AudioSet display name that fits `label`, or None."""
+    parts = _audioset_parts(str(labels_file or audioset_labels_file()))
+    if not parts:
+        return None
+    synonym = AUDIOSET_SYNONYMS.get(label)
+    if synonym is not None:
+        return synonym
+    if label in parts:
+        return parts[label]
+    if label.startswith(("spoken ", "speech")):
+        return "Speech"
+    words = label.split()
+    for start in range(1, len(words)):
+        tail = " ".join(words[start:])
+        if tail in parts:
+            return parts[tail]
+    return None

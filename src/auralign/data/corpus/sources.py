@@ -1,0 +1,131 @@
+"""Fetch Debian packages of sounds into a cache, and describe the clips a source contributes.
+
+A package is fetched once with `apt-get download NAME` and unpacked with `dpkg -x` into
+`<cache>/sources/<name>/`; its version (`dpkg-deb -f`) and license (from the package's
+`usr/share/doc/<name>/copyright`) are recorded in `<cache>/sources/<name>/.package.json`, which is
+what the corpus attribution is generated from. A package already unpacked is never fetched again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auralign.errors import AuralignError
+from auralign.paths import auralign_home
+
+PACKAGE_RECORD = ".package.json"
+
+
+def sources_dir() -> Path:
+    return auralign_home() / "sources"
+
+
+@dataclass(frozen=True)
+class DebianPackage:
+    """An unpacked Debian package: where its files are, and what is needed to credit it."""
+
+    name: str
+    version: str
+    license: str
+    homepage: str
+    root: Path
+
+    def record(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "license": self.license, "homepage": self.homepage}
+
+
+@dataclass
+class SourceClip:
+    """One original recording and what its package says about it, before conversion.
+
+    `group` names the recording session the clip belongs to (a drum kit's instrument, a speaker, a
+    rendered instrument's octave): every clip of a group lands in the same split. `kind` picks the
+    caption templates (instrument, drum, effect, speech, ambience, music, vocal).
+    """
+
+    path: Path
+    labels: list[str]
+    group: str
+    source: str
+    kind: str
+    extra: dict[str, object] = field(default_factory=dict)
+    is_synthetic: bool = False
+    pitch_preserving: bool = False  # True when the label depends on pitch (no pitch-shift augmentation)
+
+
+def fetch_package(name: str, root: Path | None = None) -> DebianPackage:
+    """The unpacked package `name`, downloading and unpacking it first if it is not cached."""
+    target = (root or sources_dir()) / name
+    record_file = target / PACKAGE_RECORD
+    if record_file.is_file():
+        record = json.loads(record_file.read_text())
+        return DebianPackage(root=target, **record)
+    debs = (root or sources_dir()) / "_debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    deb = _download(name, debs)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _run(["dpkg", "-x", str(deb), str(target)])
+    package = DebianPackage(
+        name=name,
+        version=_run(["dpkg-deb", "-f", str(deb), "Version"]).strip(),
+        license=read_license(target / "usr/share/doc" / name / "copyright"),
+        homepage=_run(["dpkg-deb", "-f", str(deb), "Homepage"]).strip(),
+        root=target,
+    )
+    record_file.write_text(json.dumps(package.record(), indent=1))
+    return package
+
+
+def _download(name: str, folder: Path) -> Path:
+    existing = sorted(folder.glob(f"{name}_*.deb"))
+    if existing:
+        return existing[-1]
+    if shutil.which("apt-get") is None:
+        raise AuralignError(f"cannot fetch {name}: apt-get is not available on this machine")
+    _run(["apt-get", "download", name], cwd=folder)
+    found = sorted(folder.glob(f"{name}_*.deb"))
+    if not found:
+        raise AuralignError(f"apt-get download {name} produced no .deb (is the package name right?)")
+    return found[-1]
+
+
+def _run(command: list[str], cwd: Path | None = None) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AuralignError(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+_LICENSE_LINE = re.compile(r"^License:[ \t]*(\S.*)$", re.MULTILINE)
+_LICENSE_MENTION = re.compile(r"[^.\n]*(?:General Public License|Creative Commons|public domain)[^.\n]*", re.IGNORECASE)
+
+
+def read_license(copyright_file: Path) -> str:
+    """The distinct `License:` short names of a machine-readable copyright file, else its first line."""
+    if not copyright_file.is_file():
+        return "unknown (no copyright file)"
+    text = copyright_file.read_text(errors="replace")
+    names = list(dict.fromkeys(m.strip() for m in _LICENSE_LINE.findall(text)))
+    if names:
+        return "; ".join(names)
+    mention = _LICENSE_MENTION.search(text)
+    summary = " ".join(mention.group(0).split())[:160] if mention else "no license field"
+    return f"see copyright file ({summary})"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A named source: the packages it needs and the function that lists its labelled clips."""
+
+    name: str
+    packages: tuple[str, ...]
+    collect: Callable[[list[DebianPackage]], Iterable[SourceClip]]
+    optional: bool = False  # large: fetched only when asked for by name
