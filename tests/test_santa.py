@@ -73,7 +73,7 @@ def test_balance_zero_or_disabled_returns_the_audio_embedding_and_balance_one_dr
 
 
 def test_top_l_larger_than_the_cluster_uses_only_its_members() -> None:
-    santa, memory = built_santa()
+    santa, _ = built_santa()
     santa.config.top_l = 50
     santa.config.balance = 1.0
     out = santa(torch.eye(8)[0][None] * 5)[0]

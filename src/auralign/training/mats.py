@@ -1,0 +1,264 @@
+"""Train MATS on text only (MATS, sections 3.1 and 3.5).
+
+The recipe reads (text, instruction, answer) rows, embeds every distinct text once with the frozen
+alignment model's text tower, fills Santa's memory from those embeddings (noise added), and trains
+mapper + LoRA with fresh Gaussian noise on every step. No audio is read while training; audio is
+only touched before it, to set the noise level by the paper's rule when `model.noise_std` is not
+given (30 paired clips), and by the optional validation (zero-shot accuracy on a few val clips).
+
+Rows come from a JSONL corpus (`{"text", "instruction", "answer", "task"}`, as MATS Table S8), or,
+without one, are derived from a labelled manifest's captions (-> label, classification) and caption
+CSVs (-> caption, captioning).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
+
+from auralign.data.feature_cache import FeatureCache, WindowPolicy
+from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
+from auralign.data.pairs import texts_of
+from auralign.errors import AuralignError
+from auralign.evaluation.embedding import embed_clips
+from auralign.models.mats import CAPTION_INSTRUCTION, CLASSIFY_INSTRUCTION, MatsConfig, MatsModel
+from auralign.training.config import TrainConfig
+from auralign.training.trainer import Trainer
+
+SIGMA_PAIRS = 30
+
+
+@dataclass
+class TextRow:
+    text: str
+    instruction: str
+    answer: str
+    task: str = ""
+
+
+@dataclass
+class MatsDataConfig:
+    text_corpus: str = ""  # JSONL of {"text", "instruction", "answer", "task"}; "" = derive rows below
+    label_manifest: str = ""  # fallback: a manifest whose captions -> labels become classification rows
+    label_split: str = "train"
+    caption_files: list[str] = field(default_factory=list)  # fallback: AudioCaps/Clotho caption CSVs
+    max_caption_rows: int | None = None
+    tasks: list[str] | None = None  # keep only these corpus tasks
+    splits: list[str] | None = None  # keep only these corpus splits (rows with a "split" field)
+    max_rows: int | None = None  # random subset of the rows (seeded by train.seed)
+    sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when model.noise_std < 0)
+    sigma_split: str = "train"
+    val_manifest: str = ""  # zero-shot text-matching accuracy on `val_split` during training
+    val_split: str = "val"
+    val_max_clips: int = 60
+    window_seconds: float = 10.0
+    cache_dir: str | None = None
+
+
+@dataclass
+class MatsRunConfig:
+    model: MatsConfig = field(default_factory=lambda: MatsConfig(noise_std=-1.0))  # < 0: the paper's rule
+    data: MatsDataConfig = field(default_factory=MatsDataConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        output_dir="runs/mats", lr=3e-4, weight_decay=0.01, warmup_steps=50, batch_size=8, max_steps=1000,
+        save_every=100, log_every=5))
+
+
+# -- rows ----------------------------------------------------------------------------------------
+
+
+def read_text_corpus(path: str | Path, tasks: list[str] | None = None,
+                     splits: list[str] | None = None) -> list[TextRow]:
+    path = Path(path)
+    if not path.is_file():
+        raise AuralignError(f"text corpus not found: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        missing = [key for key in ("text", "instruction", "answer") if not record.get(key)]
+        if missing:
+            raise AuralignError(f"{path}:{number}: missing {', '.join(missing)}")
+        if tasks and record.get("task") not in tasks:
+            continue
+        if splits and record.get("split", splits[0]) not in splits:
+            continue
+        rows.append(TextRow(record["text"], record["instruction"], record["answer"], record.get("task", "")))
+    if not rows:
+        raise AuralignError(f"{path}: no usable rows")
+    return rows
+
+
+def label_rows(manifest_rows: list[ManifestRow]) -> list[TextRow]:
+    """Each distinct caption of a single-label clip -> its label ('a person saying seven' -> 'seven')."""
+    pairs = {(text, row.labels[0]) for row in manifest_rows if len(row.labels) == 1 for text in texts_of(row)}
+    return [TextRow(text, CLASSIFY_INSTRUCTION, label, "cls") for text, label in sorted(pairs)]
+
+
+def caption_rows(csv_path: str | Path) -> list[TextRow]:
+    """Captions of an AudioCaps (`caption`) or Clotho (`caption_1..5`) CSV -> captioning rows."""
+    with open(csv_path, newline="") as handle:
+        records = list(csv.DictReader(handle))
+    captions = [value.strip() for record in records for key, value in record.items()
+                if key and key.startswith("caption") and value and value.strip()]
+    return [TextRow(caption, CAPTION_INSTRUCTION, caption, "cap") for caption in captions]
+
+
+def training_rows(data: MatsDataConfig, seed: int) -> list[TextRow]:
+    if data.text_corpus:
+        rows = read_text_corpus(data.text_corpus, data.tasks, data.splits)
+    else:
+        rows = label_rows(read_manifest(data.label_manifest, data.label_split)) if data.label_manifest else []
+        captions = [row for path in data.caption_files for row in caption_rows(path)]
+        if data.max_caption_rows is not None:
+            captions = random.Random(seed).sample(captions, min(len(captions), data.max_caption_rows))
+        rows += captions
+    if not rows:
+        raise AuralignError("no training text: set data.text_corpus, or data.label_manifest / data.caption_files")
+    if data.max_rows is not None and len(rows) > data.max_rows:
+        rows = random.Random(seed).sample(rows, data.max_rows)
+    return rows
+
+
+# -- embeddings, noise level, memory -------------------------------------------------------------
+
+
+def text_embedding_table(model: MatsModel, texts: list[str], cache_file: Path | None = None,
+                         batch_size: int = 256) -> torch.Tensor:
+    """(N, E) clean text embeddings of `texts`, computed once (and reused from `cache_file` on resume)."""
+    digest = hashlib.sha256("\n".join([model.config.alignment_model, *texts]).encode()).hexdigest()
+    if cache_file is not None and cache_file.is_file():
+        stored = load_file(str(cache_file))
+        if stored.get("digest") is not None and bytes(stored["digest"].tolist()).decode() == digest:
+            return stored["embeddings"]
+    parts = [model.embed_text(texts[i:i + batch_size]).float() for i in range(0, len(texts), batch_size)]
+    table = torch.cat(parts)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"embeddings": table.contiguous(), "digest": torch.tensor(list(digest.encode()), dtype=torch.uint8)},
+                  str(cache_file))
+    return table
+
+
+def noise_std_by_rule(model: MatsModel, rows: list[ManifestRow], cache: FeatureCache, pairs: int = SIGMA_PAIRS,
+                      seed: int = 0) -> float:
+    """The paper's rule: the mean L-infinity distance between the audio and text embeddings of
+    `pairs` random paired clips (following Deshmukh et al., 2024). Used as the noise std."""
+    usable = [row for row in rows if texts_of(row)]
+    if not usable:
+        raise AuralignError("the noise rule needs paired clips (rows with captions or labels)")
+    chosen = random.Random(seed).sample(usable, min(pairs, len(usable)))
+    clips = embed_clips(model.alignment, cache, [row.audio for row in chosen], progress=False)
+    if not clips.index:
+        raise AuralignError("the noise rule could not load any of its clips")
+    texts = [texts_of(chosen[i])[0] for i in clips.index]
+    audio = torch.from_numpy(clips.vectors)
+    text = model.embed_text(texts).float()
+    return float((audio - text).abs().amax(dim=1).mean())
+
+
+def memory_embeddings(table: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """`size` random rows of the text table (the texts Santa remembers)."""
+    generator = torch.Generator().manual_seed(seed)
+    return table[torch.randperm(table.shape[0], generator=generator)[:size]]
+
+
+# -- dataset, validation, recipe -----------------------------------------------------------------
+
+
+class TextInstructionDataset(Dataset):
+    """Rows with an index into the precomputed text-embedding table (texts are deduplicated)."""
+
+    def __init__(self, rows: list[TextRow], table: torch.Tensor, position: dict[str, int]) -> None:
+        self.rows = rows
+        self.table = table
+        self.position = position
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.rows[index]
+        return {"text_embedding": self.table[self.position[row.text]], "instruction": row.instruction,
+                "answer": row.answer}
+
+
+def collate_text_rows(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"text_embedding": torch.stack([item["text_embedding"] for item in items]),
+            "instruction": [item["instruction"] for item in items],
+            "answer": [item["answer"] for item in items]}
+
+
+def val_accuracy_fn(rows: list[ManifestRow], cache: FeatureCache):
+    """Zero-shot text-matching accuracy on a few single-label val clips (generation is slow on CPU)."""
+    from auralign.evaluation.zeroshot import evaluate_zeroshot
+
+    class_names = label_vocabulary(rows)
+
+    def evaluate(model: MatsModel, step: int) -> dict[str, float]:
+        result = evaluate_zeroshot(model, rows, cache, class_names, progress=False, method="ranking")
+        return {"val_top1": float(result["top1"])}
+
+    return evaluate
+
+
+def spread_sample(rows: list[ManifestRow], limit: int, seed: int) -> list[ManifestRow]:
+    """Up to `limit` rows, round-robin over labels so every class is represented."""
+    by_label: dict[str, list[ManifestRow]] = {}
+    for row in random.Random(seed).sample(rows, len(rows)):
+        by_label.setdefault(row.labels[0], []).append(row)
+    chosen: list[ManifestRow] = []
+    while len(chosen) < limit and any(by_label.values()):
+        for label in sorted(by_label):
+            if by_label[label] and len(chosen) < limit:
+                chosen.append(by_label[label].pop())
+    return chosen
+
+
+def prepare_model(config: MatsRunConfig, rows: list[TextRow]) -> tuple[MatsModel, torch.Tensor, dict[str, int]]:
+    """Resolve the noise level and the memory size, build the model, embed the texts, fill Santa."""
+    texts = sorted({row.text for row in rows})
+    config.model.santa.memory_size = min(config.model.santa.memory_size, len(texts))
+    config.model.santa.clusters = min(config.model.santa.clusters, config.model.santa.memory_size)
+    rule = config.model.noise_std < 0
+    if rule:
+        config.model.noise_std = 0.0
+    model = MatsModel(config.model)
+    if rule:
+        if not config.data.sigma_manifest:
+            raise AuralignError("model.noise_std < 0 asks for the paper's rule: set data.sigma_manifest")
+        cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
+        sigma_rows = read_manifest(config.data.sigma_manifest, config.data.sigma_split)
+        model.config.noise_std = noise_std_by_rule(model, sigma_rows, cache, seed=config.train.seed)
+    table = text_embedding_table(model, texts, Path(config.train.output_dir) / "text_embeddings.safetensors")
+    model.build_memory(memory_embeddings(table, config.model.santa.memory_size, config.train.seed),
+                       seed=config.train.seed)
+    return model, table, {text: i for i, text in enumerate(texts)}
+
+
+def train_mats(config: MatsRunConfig, resume: bool | str | Path = False) -> Path:
+    """Train and return the folder of the final model (`output_dir/final`)."""
+    torch.manual_seed(config.train.seed)
+    rows = training_rows(config.data, config.train.seed)
+    model, table, position = prepare_model(config, rows)
+    eval_fn = None
+    if config.data.val_manifest:
+        cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
+        val_rows = [row for row in read_manifest(config.data.val_manifest, config.data.val_split)
+                    if len(row.labels) == 1]
+        if val_rows:
+            eval_fn = val_accuracy_fn(spread_sample(val_rows, config.data.val_max_clips, config.train.seed), cache)
+    trainer = Trainer(model, config.train, TextInstructionDataset(rows, table, position),
+                      collate_fn=collate_text_rows, eval_fn=eval_fn, run_config=config, resume=resume)
+    trainer.fit()
+    return Path(config.train.output_dir) / "final"
