@@ -38,7 +38,7 @@ class CollatConfig:
     text_encoder: str = "minilm-l6-v2"
     num_tokens: int = 20  # N pseudo tokens; must cover the longest tokenized training caption
     blocks: int = 8  # token-interaction blocks (the paper's 8)
-    width: int = 256
+    width: int = 128
     heads: int = 4
     ffn_hidden: int = 256
     dropout: float = 0.1

@@ -1,0 +1,145 @@
+"""Train CoLLAT on a manifest (plus, optionally, a manifest of multi-source mixtures).
+
+Audio comes from the feature cache (frozen encoder tokens), text is CoLLAT's template caption
+("This is a sound of A, B and C."); a mixture's labels appear in every order across its captions,
+so each epoch draws one order (the greedy matching makes the token loss order-agnostic, the
+template order should not matter either). The locked text side is computed once per caption: token
+ids for the token loss and the pooled sentence vector z^t. Periodic evaluation: zero-shot top-1 on
+the single-label validation rows and mAP on the multi-label ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice, permutations
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from auralign.data.feature_cache import FeatureCache, WindowPolicy
+from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
+from auralign.data.pairs import CachedPairs, Pair, label_caption, pair_collator
+from auralign.errors import AuralignError
+from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
+from auralign.models.collat import CollatConfig, CollatModel
+from auralign.training.config import TrainConfig
+from auralign.training.trainer import Trainer
+
+MAX_LABEL_ORDERS = 6  # captions per clip when its labels are written in different orders
+
+
+@dataclass
+class CollatDataConfig:
+    manifest: str = ""
+    mixtures: str = ""  # optional manifest of multi-source mixtures (multi-label rows), same splits
+    train_split: str = "train"
+    val_split: str = "val"
+    captions: Literal["template", "manifest"] = "template"  # the paper trains on template captions
+    window_seconds: float = 10.0
+    crop_tokens: int | None = 54  # ~10 s of aiSFX tokens
+    cache_dir: str | None = None  # default: $AURALIGN_HOME/features
+
+
+@dataclass
+class CollatRunConfig:
+    model: CollatConfig = field(default_factory=CollatConfig)
+    data: CollatDataConfig = field(default_factory=CollatDataConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(output_dir="runs/collat"))
+
+
+def template_captions(labels: Sequence[str]) -> list[str]:
+    """The template caption of a label set, once per label order (at most MAX_LABEL_ORDERS)."""
+    return [label_caption(list(order)) for order in islice(permutations(labels), MAX_LABEL_ORDERS)]
+
+
+def with_template_captions(rows: Sequence[ManifestRow]) -> list[ManifestRow]:
+    return [dataclasses.replace(row, captions=template_captions(row.labels)) for row in rows if row.labels]
+
+
+def read_rows(data: CollatDataConfig) -> list[ManifestRow]:
+    if not data.manifest:
+        raise AuralignError("set data.manifest (a CSV or JSONL manifest with a split column)")
+    rows = read_manifest(data.manifest)
+    if data.mixtures:
+        rows += read_manifest(data.mixtures)
+    return rows
+
+
+class CaptionTable:
+    """The locked text side of a fixed set of captions, computed once: token ids padded to the
+    longest caption and the pooled sentence vectors f_t(E_t x^t)."""
+
+    def __init__(self, model: CollatModel, texts: Sequence[str], batch_size: int = 256) -> None:
+        self.position = {text: i for i, text in enumerate(texts)}
+        tokens = model.text_encoder.tokenize(list(texts))
+        longest = int(tokens.attention_mask.sum(dim=1).max())
+        if longest > model.config.num_tokens:
+            worst = texts[int(tokens.attention_mask.sum(dim=1).argmax())]
+            raise AuralignError(f"caption {worst!r} has {longest} tokens, more than model.num_tokens="
+                                f"{model.config.num_tokens}; raise model.num_tokens")
+        self.ids = tokens.input_ids[:, :longest]
+        self.mask = tokens.attention_mask[:, :longest]
+        with torch.inference_mode():
+            parts = [model.text_features(list(texts[i:i + batch_size])) for i in range(0, len(texts), batch_size)]
+        self.features = torch.cat(parts).clone()
+
+    def lookup(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        index = torch.tensor([self.position[t] for t in texts])
+        mask = self.mask[index]
+        width = int(mask.sum(dim=1).max())
+        return {"text_ids": self.ids[index, :width], "text_mask": mask[:, :width],
+                "text_features": self.features[index]}
+
+
+def collat_collator(table: CaptionTable) -> Callable[[list[Pair]], dict[str, Any]]:
+    base = pair_collator()
+
+    def collate(pairs: list[Pair]) -> dict[str, Any]:
+        batch = base(pairs)
+        batch.update(table.lookup(batch["texts"]))
+        return batch
+
+    return collate
+
+
+def zeroshot_eval_fn(rows: Sequence[ManifestRow], cache: FeatureCache) -> Callable[[Any, int], dict[str, float]]:
+    """Validation top-1 on single-label rows and mAP on multi-label rows (each over its own vocabulary)."""
+    single = [row for row in rows if len(row.labels) == 1]
+    multi = [row for row in rows if len(row.labels) > 1]
+
+    def evaluate(model: Any, step: int) -> dict[str, float]:
+        metrics = {}
+        if single:
+            result = evaluate_zeroshot(model, single, cache, label_vocabulary(single), DEFAULT_TEMPLATES,
+                                       progress=False)
+            metrics["val_top1"] = float(result["top1"])
+        if multi:
+            result = evaluate_zeroshot(model, multi, cache, label_vocabulary(multi), DEFAULT_TEMPLATES,
+                                       progress=False)
+            metrics["val_mAP"] = float(result["mAP"])
+        return metrics
+
+    return evaluate
+
+
+def train_collat(config: CollatRunConfig, resume: bool | str | Path = False) -> Path:
+    """Train and return the folder of the final model (`output_dir/final`)."""
+    rows = read_rows(config.data)
+    model = CollatModel(config.model)
+    cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
+    train_rows = [row for row in rows if row.split == config.data.train_split]
+    if config.data.captions == "template":
+        train_rows = with_template_captions(train_rows)
+    if not train_rows:
+        raise AuralignError(f"no labelled rows in split {config.data.train_split!r}")
+    dataset = CachedPairs(train_rows, cache, seed=config.train.seed, crop_tokens=config.data.crop_tokens)
+    table = CaptionTable(model, dataset.all_texts())
+    val_rows = [row for row in rows if row.split == config.data.val_split and row.labels]
+    trainer = Trainer(model, config.train, dataset, collate_fn=collat_collator(table),
+                      eval_fn=zeroshot_eval_fn(val_rows, cache) if val_rows else None,
+                      run_config=config, resume=resume)
+    trainer.fit()
+    return Path(config.train.output_dir) / "final"
