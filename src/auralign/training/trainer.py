@@ -200,6 +200,9 @@ class Trainer:
             task = progress.add_task("train", total=self.total_steps, completed=self.state.step)
             while self.state.step < self.total_steps:
                 self.sampler.set_epoch(self.state.epoch, start_step=self.state.step_in_epoch)
+                set_dataset_epoch = getattr(self.loader.dataset, "set_epoch", None)
+                if callable(set_dataset_epoch):  # per-epoch draws (captions, crops, tasks) must change
+                    set_dataset_epoch(self.state.epoch)
                 for batch in self.loader:
                     outputs, grad_norm = self._micro_step(batch)
                     window.add(outputs)
