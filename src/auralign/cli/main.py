@@ -6,7 +6,16 @@ import os
 
 import typer
 
-from auralign.cli import audio_cmds, data_cmd, demo_cmd, eval_cmd, generate_cmds, models_cmd, train_cmd
+from auralign.cli import (
+    audio_cmds,
+    data_cmd,
+    demo_cmd,
+    eval_cmd,
+    generate_cmds,
+    index_cmd,
+    models_cmd,
+    train_cmd,
+)
 
 # Weights come from local folders only; a hub look-up can never succeed here and only adds delay.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,6 +39,9 @@ app.command("classify")(audio_cmds.classify)
 app.command("caption")(generate_cmds.caption)
 app.command("ask")(generate_cmds.ask)
 app.command("demo")(demo_cmd.demo)
+app.add_typer(index_cmd.app, name="index")
+app.command("search")(index_cmd.search)
+app.command("serve")(index_cmd.serve)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,8 @@ def classify_files(model: Any, files: Sequence[Path], class_names: Sequence[str]
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
             cache = FeatureCache(model.audio_encoder, root=tmp)
         clips = clip_scores(model, cache, list(files), class_names, templates)
+    if not clips.index:
+        return Classification(predictions=[], failures=clips.failures)
     scale = float(model.logit_scale().detach()) if hasattr(model, "logit_scale") else 1.0
     probs = _softmax(scale * clips.vectors)
     top = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
