@@ -192,11 +192,16 @@ def test_ranks_and_workers_read_disjoint_shards_covering_everything(
     assert all(per_process[:3])  # 5 shards over 4 processes: only one process may get a single shard
 
 
+def keep_as_is(sample: ShardSample) -> ShardSample:
+    """A picklable no-op collate function, so workers also start under spawn/forkserver."""
+    return sample
+
+
 def test_dataloader_workers_share_the_shards(tmp_path: Path) -> None:
     rows = make_rows(tmp_path / "clips", 6)
     write_shards(rows, tmp_path / "shards", max_count=1)
     dataset = ShardAudioDataset(tmp_path / "shards", sample_rate=8000)
-    loader = DataLoader(dataset, batch_size=None, num_workers=2, collate_fn=lambda sample: sample)
+    loader = DataLoader(dataset, batch_size=None, num_workers=2, collate_fn=keep_as_is)
     ids = [sample.id for sample in loader]
     assert sorted(ids) == sorted(row.id for row in rows)
     assert len(ids) == len(set(ids))
