@@ -132,7 +132,11 @@ class Converter:
 
     def segments(self, path: Path) -> list[tuple[Path, float]]:
         """(segment file, seconds) of a clip; raises AudioLoadError for an unusable original."""
-        key = _file_key(path)
+        try:
+            key = _file_key(path)
+        except OSError as error:
+            raise AudioLoadError(path, "file not found" if isinstance(error, FileNotFoundError)
+                                 else error.strerror or "cannot read file") from None
         entry = self.index.get(key)
         if entry is None or not all((self.folder / s["file"]).is_file() for s in entry.get("segments", [])):
             entry = self._convert(path, key)

@@ -78,17 +78,20 @@ def make_mixtures(rows: Sequence[ManifestRow], out_dir: Path, config: MixtureCon
     for split_index, (split, count) in enumerate(config.counts):
         pool = [row for row in rows if row.split == split and row.labels]
         backgrounds = [row for row in pool if row.extra.get("kind") == "ambience"]
-        if len({row.labels[0] for row in pool}) < config.max_sources:
-            continue
-        for index in range(count):
+        distinct_labels = len({label for row in pool for label in row.labels})
+        for index in range(count if pool else 0):
             rng = np.random.default_rng([config.seed, split_index, index])
-            mixtures.append(_one_mixture(pool, backgrounds, split, index, rng, out_dir, config))
+            mixtures.append(_one_mixture(pool, backgrounds, split, index, rng, out_dir, config,
+                                         min(config.max_sources, distinct_labels)))
     return mixtures
 
 
 def _pick_sources(pool: Sequence[ManifestRow], n: int, rng: np.random.Generator) -> list[ManifestRow]:
+    """Up to `n` rows with pairwise distinct labels (fewer if the draws keep colliding)."""
     chosen: list[ManifestRow] = []
-    while len(chosen) < n:
+    for _ in range(100 * n):
+        if len(chosen) == n:
+            break
         row = pool[int(rng.integers(len(pool)))]
         if not set(row.labels) & {label for c in chosen for label in c.labels}:
             chosen.append(row)
@@ -96,9 +99,9 @@ def _pick_sources(pool: Sequence[ManifestRow], n: int, rng: np.random.Generator)
 
 
 def _one_mixture(pool: Sequence[ManifestRow], backgrounds: Sequence[ManifestRow], split: str, index: int,
-                 rng: np.random.Generator, out_dir: Path, config: MixtureConfig) -> ManifestRow:
+                 rng: np.random.Generator, out_dir: Path, config: MixtureConfig, max_sources: int) -> ManifestRow:
     length = int(rng.uniform(config.min_seconds, config.max_seconds) * MIX_RATE)
-    sources = _pick_sources(pool, int(rng.integers(1, config.max_sources + 1)), rng)
+    sources = _pick_sources(pool, int(rng.integers(1, max_sources + 1)), rng)
     scene = np.zeros(length, dtype=np.float32)
     starts, gains = [], []
     for source in sources:

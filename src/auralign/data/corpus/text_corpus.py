@@ -86,7 +86,7 @@ def qa_rows(rows: Sequence[ManifestRow], exclude: set[str], seed: int = 0) -> It
 def build_text_corpus(descriptions: dict[str, str], rows: Sequence[ManifestRow], captions_dir: Path,
                       exclude_labels: Sequence[str], seed: int = 0) -> list[dict[str, str]]:
     exclude = set(exclude_labels)
-    train_rows = [row for row in rows if row.split == "train"]
+    train_rows = [row for row in rows if row.split == "train" and not set(row.labels) & exclude]
     corpus_captions = [c for row in train_rows for c in row.captions[1:]]
     out = list(classification_rows(descriptions, train_rows, exclude))
     out += caption_rows([*shared_captions(captions_dir), *corpus_captions])
