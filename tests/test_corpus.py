@@ -307,3 +307,16 @@ def test_build_corpus_end_to_end_on_a_fixture_source(tmp_path, monkeypatch):
     assert text and not any(r["answer"] in stats["unseen_labels"] for r in text)
     assert (out / "ATTRIBUTION.md").is_file() and json.loads((out / "attribution.json").read_text())["sources"] == []
     assert json.loads((out / "stats.json").read_text())["clips"] == 32
+
+
+def test_restrict_training_labels_nests_and_keeps_test_splits():
+    from auralign.data.corpus.splits import restrict_training_labels
+
+    rows = _rows()
+    assign_splits(rows, SplitConfig(seed=1, unseen_fraction=0.25))
+    small, large = restrict_training_labels(rows, 3), restrict_training_labels(rows, 6)
+    labels = [{label for row in subset if row.split == "train" for label in row.labels} for subset in (small, large)]
+    assert len(labels[0]) == 3 and len(labels[1]) == 6 and labels[0] <= labels[1]
+    for subset in (small, large):
+        assert [r.id for r in subset if r.split in ("test", "test_unseen")] == \
+               [r.id for r in rows if r.split in ("test", "test_unseen")]

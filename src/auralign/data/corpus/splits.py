@@ -101,3 +101,13 @@ def check_splits(rows: Sequence[ManifestRow]) -> list[str]:
     seen = {label for row in rows if row.split in ("train", "val") for label in row.labels}
     problems += [f"unseen label {label} occurs in train/val" for label in sorted(unseen & seen)]
     return problems
+
+
+def restrict_training_labels(rows: Sequence[ManifestRow], n_labels: int, seed: int = 0) -> list[ManifestRow]:
+    """Rows for a label-scaling run: train and val keep only clips of `n_labels` training labels (a
+    seeded permutation, so smaller sets are subsets of larger ones); test and test_unseen are kept whole."""
+    train_labels = sorted({label for row in rows if row.split == "train" for label in row.labels})
+    order = np.random.default_rng([seed, 13]).permutation(len(train_labels))
+    kept = {train_labels[i] for i in order[:n_labels]}
+    return [row for row in rows
+            if row.split not in ("train", "val") or (row.labels and set(row.labels) <= kept)]
