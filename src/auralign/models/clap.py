@@ -8,6 +8,7 @@ sharpens the similarities.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -90,6 +91,8 @@ class ClapModel(PretrainedModel):
         self.audio_encoder.requires_grad_(False)
         self.text_encoder.requires_grad_(False)
         if config.text_unlocked_layers:
+            # The factory shares one encoder per process; a model that trains layers needs its own copy.
+            self.text_encoder = copy.deepcopy(self.text_encoder)
             self.text_encoder.unlock_last_layers(config.text_unlocked_layers)
         self.audio_head = AudioHead(self.audio_encoder.dim, config)
         self.text_head = projection(self.text_encoder.dim, config.projection_hidden, config.embed_dim,
