@@ -9,6 +9,7 @@ protocols and reporting, not model quality.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from test_text_encoder import make_tiny_bert
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 SAMPLE_RATE = 16000
 GTZAN_GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+REAL_HOME = os.environ.get("AURALIGN_HOME")
 TUT_DEV = "TUT-acoustic-scenes-2017-development/audio"
 TUT_EVAL = "TUT-acoustic-scenes-2017-evaluation/audio"
 
@@ -393,3 +395,18 @@ def test_bench_eval_cli_layout_error_is_one_line(tmp_path: Path, clap_folder: Pa
     result = CliRunner().invoke(bench_cli(), ["bench-eval", "esc50", "--root", str(tmp_path), "--model",
                                               str(clap_folder)])
     assert result.exit_code == 1 and "meta/esc50.csv" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.backbones
+def test_shipped_clap_on_the_esc50_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auralign.models.factory import load_model
+
+    if REAL_HOME is None:
+        monkeypatch.delenv("AURALIGN_HOME")
+    else:
+        monkeypatch.setenv("AURALIGN_HOME", REAL_HOME)  # where the backbones were fetched
+    model = load_model("clap")
+    report = run_benchmark("esc50", make_dataset("esc50", tmp_path), model, model_name="clap", progress=False,
+                           cache=FeatureCache(model.audio_encoder, root=tmp_path / "cache"))
+    assert report.results["zeroshot"]["n"] == 6 and report.results["zeroshot"]["failures"] == []
+    assert 0.0 <= report.table[0].value <= 1.0
