@@ -49,3 +49,10 @@ def train(overrides: list[str] = typer.Argument(None, help="key=value overrides,
     run_config = stage_config(stage, init_from, config, overrides or [])
     final = train_slit(run_config, resume=resume)
     console.print(f"final model: {final}")
+
+
+if __name__ == "__main__":  # `python -m auralign.cli.slit_cmd --stage N ...`, same as `auralign train slit`
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    typer.run(train)
