@@ -168,12 +168,20 @@ def test_training_reads_no_audio(folders: dict[str, Path], tmp_path: Path, monke
     corpus.write_text("".join(json.dumps({"text": t, "instruction": "What sound is this?", "answer": t.split()[-1],
                                           "task": "cls"}) + "\n" for t in TEXTS))
     config = MatsRunConfig(model=tiny_config(folders, santa=SantaConfig(memory_size=100, clusters=3)),
-                           data=MatsDataConfig(text_corpus=str(corpus)),
+                           data=MatsDataConfig(text_corpus=str(corpus)), noise_std=0.05,
                            train=TrainConfig(output_dir=str(tmp_path / "run"), max_steps=3, batch_size=2,
                                              lr=1e-3, save_every=2, log_every=1))
     final = train_mats(config)
     reloaded = load_model(final)
-    assert reloaded.santa.memory.shape == (len(TEXTS), 16) and bool(reloaded.santa.built)
+    assert reloaded.santa.memory.shape == (100, 16) and bool(reloaded.santa.built)
     assert reloaded.config.noise_std == pytest.approx(0.05)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("loss" in entry for entry in logged)
+
+
+def test_run_config_defaults_to_the_noise_rule_even_with_model_overrides() -> None:
+    from auralign.training.config import load_config
+
+    config = load_config(MatsRunConfig, None, ["model.prefix_length=3", "data.sigma_manifest=m.jsonl"])
+    assert config.noise_std is None and config.model.prefix_length == 3
+    assert load_config(MatsRunConfig, None, ["noise_std=0"]).noise_std == 0.0

@@ -24,7 +24,7 @@ from auralign.errors import AuralignError
 
 @dataclass
 class SantaConfig:
-    memory_size: int = 4000  # M: noisy text embeddings kept (the recipe caps it at the unique training texts)
+    memory_size: int = 4000  # M: noisy text embeddings kept (about 1 MB at 256-d fp16 per 2000)
     clusters: int = 100  # K
     top_l: int = 32  # L: members of the nearest cluster that are mixed in
     temperature: float = 0.1  # tau of the softmax over z_a . m_i

@@ -3,7 +3,7 @@
 The recipe reads (text, instruction, answer) rows, embeds every distinct text once with the frozen
 alignment model's text tower, fills Santa's memory from those embeddings (noise added), and trains
 mapper + LoRA with fresh Gaussian noise on every step. No audio is read while training; audio is
-only touched before it, to set the noise level by the paper's rule when `model.noise_std` is not
+only touched before it, to set the noise level by the paper's rule when the run's `noise_std` is not
 given (30 paired clips), and by the optional validation (zero-shot accuracy on a few val clips).
 
 Rows come from a JSONL corpus (`{"text", "instruction", "answer", "task"}`, as MATS Table S8), or,
@@ -55,7 +55,7 @@ class MatsDataConfig:
     tasks: list[str] | None = None  # keep only these corpus tasks
     splits: list[str] | None = None  # keep only these corpus splits (rows with a "split" field)
     max_rows: int | None = None  # random subset of the rows (seeded by train.seed)
-    sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when model.noise_std < 0)
+    sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when noise_std is None)
     sigma_split: str = "train"
     val_manifest: str = ""  # zero-shot text-matching accuracy on `val_split` during training
     val_split: str = "val"
@@ -66,8 +66,9 @@ class MatsDataConfig:
 
 @dataclass
 class MatsRunConfig:
-    model: MatsConfig = field(default_factory=lambda: MatsConfig(noise_std=-1.0))  # < 0: the paper's rule
+    model: MatsConfig = field(default_factory=MatsConfig)
     data: MatsDataConfig = field(default_factory=MatsDataConfig)
+    noise_std: float | None = None  # None: the paper's rule on data.sigma_manifest; written to model.noise_std
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/mats", lr=3e-4, weight_decay=0.01, warmup_steps=50, batch_size=8, max_steps=1000,
         save_every=100, log_every=5))
@@ -168,9 +169,12 @@ def noise_std_by_rule(model: MatsModel, rows: list[ManifestRow], cache: FeatureC
 
 
 def memory_embeddings(table: torch.Tensor, size: int, seed: int) -> torch.Tensor:
-    """`size` random rows of the text table (the texts Santa remembers)."""
+    """`size` random rows of the text table (the texts Santa remembers). A corpus with fewer distinct
+    texts than `size` contributes each text several times; each copy gets its own noise later."""
     generator = torch.Generator().manual_seed(seed)
-    return table[torch.randperm(table.shape[0], generator=generator)[:size]]
+    order = torch.cat([torch.randperm(table.shape[0], generator=generator)
+                       for _ in range(-(-size // table.shape[0]))])
+    return table[order[:size]]
 
 
 # -- dataset, validation, recipe -----------------------------------------------------------------
@@ -228,15 +232,12 @@ def spread_sample(rows: list[ManifestRow], limit: int, seed: int) -> list[Manife
 def prepare_model(config: MatsRunConfig, rows: list[TextRow]) -> tuple[MatsModel, torch.Tensor, dict[str, int]]:
     """Resolve the noise level and the memory size, build the model, embed the texts, fill Santa."""
     texts = sorted({row.text for row in rows})
-    config.model.santa.memory_size = min(config.model.santa.memory_size, len(texts))
     config.model.santa.clusters = min(config.model.santa.clusters, config.model.santa.memory_size)
-    rule = config.model.noise_std < 0
-    if rule:
-        config.model.noise_std = 0.0
+    config.model.noise_std = config.noise_std or 0.0
     model = MatsModel(config.model)
-    if rule:
+    if config.noise_std is None:
         if not config.data.sigma_manifest:
-            raise AuralignError("model.noise_std < 0 asks for the paper's rule: set data.sigma_manifest")
+            raise AuralignError("noise_std unset asks for the paper's rule: set data.sigma_manifest (or noise_std)")
         cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
         sigma_rows = read_manifest(config.data.sigma_manifest, config.data.sigma_split)
         model.config.noise_std = noise_std_by_rule(model, sigma_rows, cache, seed=config.train.seed)
