@@ -410,3 +410,30 @@ def test_shipped_clap_on_the_esc50_layout(tmp_path: Path, monkeypatch: pytest.Mo
                            cache=FeatureCache(model.audio_encoder, root=tmp_path / "cache"))
     assert report.results["zeroshot"]["n"] == 6 and report.results["zeroshot"]["failures"] == []
     assert 0.0 <= report.table[0].value <= 1.0
+
+
+def test_linear_probe_on_the_official_folds(tmp_path: Path, clap: ClapModel) -> None:
+    """An ESC-50 layout with 2 classes x 3 folds x 4 clips: low tones are 'dog', high tones 'rain'."""
+    root = tmp_path / "esc50"
+    lines = ["filename,fold,target,category,esc10,src_file,take"]
+    for i in range(24):
+        fold, high = i % 3 + 1, i % 2 == 1
+        name = f"{fold}-{1000 + i}-A-{10 if high else 0}.wav"
+        lines.append(f"{name},{fold},{10 if high else 0},{'rain' if high else 'dog'},True,{1000 + i},A")
+        (root / "audio").mkdir(parents=True, exist_ok=True)
+        sf.write(root / "audio" / name, tone(1.0, SAMPLE_RATE, frequency=(3000 if high else 150) + 40 * i),
+                 SAMPLE_RATE)
+    (root / "meta").mkdir()
+    (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    report = run_benchmark("esc50", root, clap, progress=False, linear_probe=True,
+                           cache=FeatureCache(clap.audio_encoder, root=tmp_path / "cache"))
+    probe = report.results["linear_probe"]
+    assert probe["protocol"] == "one test fold per split (3 folds)" and len(probe["fold_accuracies"]) == 3
+    assert probe["grouped"] and probe["accuracy"] >= 0.9
+    assert [(row.task, row.metric) for row in report.table] == [("zeroshot", "top-1 accuracy"),
+                                                                 ("linear_probe", "accuracy")]
+
+
+def test_linear_probe_is_refused_on_multi_label_benchmarks(tmp_path: Path, clap: ClapModel) -> None:
+    with pytest.raises(AuralignError, match="multi-label"):
+        run_benchmark("fsd50k", make_dataset("fsd50k", tmp_path), clap, progress=False, linear_probe=True)

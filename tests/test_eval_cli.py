@@ -33,6 +33,7 @@ SAMPLE_RATE = 16000
 
 @pytest.fixture(scope="module")
 def encoder_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)  # random weights: fixed, so the probe tests do not depend on test order
     return make_tiny_aisfx(tmp_path_factory.mktemp("aisfx") / "aisfx")
 
 
@@ -294,6 +295,18 @@ def test_linear_probe_on_a_fixed_test_split(tmp_path: Path, encoder_folder: Path
                        "--test-split", "test"])
     assert result["fold_accuracies"] == [result["accuracy"]] and result["std"] == 0.0
     assert "test" in result["protocol"]
+
+
+def test_linear_probe_with_each_split_as_a_fold(tmp_path: Path, encoder_folder: Path) -> None:
+    manifest = probe_manifest(tmp_path)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for row in rows:  # three folds of two groups each
+        row["split"] = f"fold{int(row['group'][1:]) % 3 + 1}"
+    write_jsonl(manifest, rows)
+    result = run_json(["eval", "linear-probe", "--manifest", str(manifest), "--encoder", str(encoder_folder),
+                       "--split-folds"])
+    assert len(result["fold_accuracies"]) == 3 and "3 folds" in result["protocol"]
+    assert result["accuracy"] == pytest.approx(np.mean(result["fold_accuracies"]))
 
 
 def test_linear_probe_refuses_more_folds_than_clips_per_class(tmp_path: Path, encoder_folder: Path) -> None:

@@ -29,6 +29,8 @@ def bench_eval(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the markdown table."),
     template: list[str] = typer.Option(None, help="Zero-shot prompt template(s) with '{label}' (repeatable)."),
     cache: bool = typer.Option(True, help="Reuse (and fill) the frame-token cache in $AURALIGN_HOME/features."),
+    linear_probe: bool = typer.Option(False, "--linear-probe", help="Also probe the frozen audio encoder "
+                                      "(classification benchmarks; official folds where they exist)."),
 ) -> None:
     """Evaluate a model on a standard benchmark with its official split and protocol; print a results table."""
     from auralign.data.feature_cache import FeatureCache
@@ -40,7 +42,8 @@ def bench_eval(
     with ExitStack() as stack:
         cache_root = None if cache else stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
         report = run_benchmark(dataset, root, loaded, split, FeatureCache(loaded.audio_encoder, root=cache_root),
-                               model_name=model, templates=template or DEFAULT_TEMPLATES, progress=not as_json)
+                               model_name=model, templates=template or DEFAULT_TEMPLATES, progress=not as_json,
+                               linear_probe=linear_probe)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         stem = _report_stem(report.benchmark.name, model)

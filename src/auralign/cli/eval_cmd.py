@@ -175,6 +175,7 @@ def linear_probe(
     split: str | None = SPLIT,
     cv_folds: int = typer.Option(5, help="Outer cross-validation folds (group-aware when rows have a group)."),
     test_split: str | None = typer.Option(None, help="Score once on this split, training on all other rows."),
+    split_folds: bool = typer.Option(False, help="Each split is one test fold in turn (e.g. ESC-50's fold1..5)."),
     seed: int = typer.Option(0, help="Seed of the fold assignment."),
     cache: bool = CACHE,
     as_json: bool = JSON,
@@ -187,9 +188,9 @@ def linear_probe(
     audio_encoder = load_audio_encoder(encoder)
     with ExitStack() as stack:
         result = evaluate_linear_probe(rows, _cache(stack, audio_encoder, cache), cv_folds, test_split, seed,
-                                       progress=not as_json)
+                                       split_folds, progress=not as_json)
     result["encoder"] = encoder or "default"
     if as_json:
         print_json(result)
     else:
-        _print_summary(result, ["n", "n_classes", "protocol", "accuracy", "std", "chosen_C"])
+        _print_summary(result, ["n", "n_classes", "protocol", "accuracy", "std"])

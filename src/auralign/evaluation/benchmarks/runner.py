@@ -26,7 +26,7 @@ from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, clip_scores, evaluat
 from auralign.models.base import AudioTextEmbedder, AudioTextGenerator, CandidateScorer
 
 RETRIEVAL_HEADLINES = [(direction, f"R@{k}") for direction in ("t2a", "a2t") for k in (1, 5, 10)]
-PERCENT_TASKS = {"zeroshot", "retrieval", "qa"}
+PERCENT_TASKS = {"zeroshot", "retrieval", "qa", "linear_probe"}
 
 
 @dataclass
@@ -130,19 +130,35 @@ def headline_metrics(task: str, result: dict[str, Any]) -> list[tuple[str, float
         return [(f"{direction} {k}", result[direction][k]) for direction, k in RETRIEVAL_HEADLINES]
     if task == "caption":
         return [(metric, result.get(metric)) for metric in CAPTION_METRICS if metric not in ("BLEU_2", "BLEU_3")]
+    if task == "linear_probe":
+        return [("accuracy", result["accuracy"])]
     return [("accuracy", result["accuracy"]), ("binary accuracy", result["binary_accuracy"])]
+
+
+def _linear_probe(loaded: LoadedDataset, cache: FeatureCache, progress: bool) -> dict[str, Any]:
+    """The frozen encoder's probe: official folds when the rows span several (ESC-50, US8K), else
+    group-aware 5-fold cross-validation inside the evaluated split."""
+    from auralign.evaluation.probe_features import evaluate_linear_probe
+
+    official_folds = len({row.split for row in loaded.rows}) > 1
+    return evaluate_linear_probe(loaded.rows, cache, split_folds=official_folds, progress=progress)
 
 
 def run_benchmark(dataset: str, root: str | Path, model: Any, split: str | None = None,
                   cache: FeatureCache | None = None, model_name: str = "model",
-                  templates: Sequence[str] = DEFAULT_TEMPLATES, progress: bool = True) -> BenchmarkReport:
+                  templates: Sequence[str] = DEFAULT_TEMPLATES, progress: bool = True,
+                  linear_probe: bool = False) -> BenchmarkReport:
     """Load ``dataset`` from ``root`` in its official layout and run each protocol ``model`` supports.
 
     ``split`` defaults to the split papers report on (see the registry); pass another official
-    split (e.g. ``fold1``) to evaluate that one instead.
+    split (e.g. ``fold1``) to evaluate that one instead. ``linear_probe`` adds, on single-label
+    classification benchmarks, a logistic-regression probe of the model's frozen audio encoder:
+    the reference its zero-shot accuracy can be compared with.
     """
     benchmark = get_benchmark(dataset)
     tasks = [task for task in benchmark.tasks if task in supported_tasks(model)]
+    if linear_probe and "zeroshot" in benchmark.tasks:
+        tasks.append("linear_probe")
     if not tasks:
         raise AuralignError(f"{benchmark.title} needs a model that can do {' or '.join(benchmark.tasks)}; "
                             f"{type(model).__name__} cannot")
@@ -155,8 +171,13 @@ def run_benchmark(dataset: str, root: str | Path, model: Any, split: str | None 
         raise AuralignError(f"{benchmark.title}: no clips with audio in split {split or 'all'} under {root}")
     cache = cache or FeatureCache(model.audio_encoder)
     report = BenchmarkReport(benchmark, split, model_name, len(loaded.rows), loaded.missing_audio)
+    if "linear_probe" in tasks and loaded.multi_label:
+        raise AuralignError(f"{benchmark.title} is multi-label; the linear probe needs one label per clip")
     for task in tasks:
-        result = _run_task(task, model, loaded, cache, templates, progress)
+        if task == "linear_probe":
+            result = _linear_probe(loaded, cache, progress)
+        else:
+            result = _run_task(task, model, loaded, cache, templates, progress)
         report.results[task] = result
         report.table += [TableRow(benchmark.title, split or "all", task, metric, value, result["n"])
                          for metric, value in headline_metrics(task, result)]
