@@ -61,7 +61,7 @@ class Mapper(nn.Module):
     """CLAP embedding -> soft prompt: learnable queries attend to the embedding's tokens through a
     pre-norm transformer; the query outputs are projected to the LLM's embedding size."""
 
-    def __init__(self, embed_dim: int, lm_hidden: int, config: MatsConfig) -> None:
+    def __init__(self, embed_dim: int, lm_hidden: int, config: MatsConfig, output_std: float = 0.02) -> None:
         super().__init__()
         width = config.mapper_width
         self.embedding_tokens = config.embedding_tokens
@@ -72,6 +72,10 @@ class Mapper(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, config.mapper_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.project = nn.Linear(width, lm_hidden)
+        # Start the soft prompt at the scale of the LLM's own token embeddings: the default init gives
+        # vectors several times larger, which the frozen LLM reads as noise and learns from slowly.
+        nn.init.normal_(self.project.weight, std=output_std / width**0.5)
+        nn.init.zeros_(self.project.bias)
 
     def forward(self, embeddings: Tensor) -> Tensor:
         """(B, E) -> (B, prefix_length, lm_hidden)."""
@@ -106,7 +110,8 @@ class MatsModel(PretrainedModel):
         self.language_model = language_model or load_language_model_copy(config.language_model)
         self.language_model.add_lora(config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets)
         embed_dim = self.alignment.embed_text(["a"]).shape[-1]
-        self.mapper = Mapper(embed_dim, self.language_model.hidden_size, config)
+        token_std = float(self.language_model.embed(torch.arange(256)).std())
+        self.mapper = Mapper(embed_dim, self.language_model.hidden_size, config, output_std=token_std)
         self.santa = Santa(config.santa, embed_dim)
         self._label_vectors: dict[tuple[str, ...], Tensor] = {}
 
