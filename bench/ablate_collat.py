@@ -71,9 +71,11 @@ class NoisyEncoder(AudioEncoder):
         return f"{self.base.fingerprint()}-gauss{self.std:g}-seed{self.seed}"
 
 
-def test_rows(paths: Sequence[str], split: str) -> tuple[list[ManifestRow], list[ManifestRow]]:
-    rows = [row for path in paths if path for row in read_manifest(path) if row.split == split and row.labels]
-    return [r for r in rows if len(r.labels) == 1], [r for r in rows if len(r.labels) > 1]
+def test_rows(manifest: str, mixtures: str, split: str) -> tuple[list[ManifestRow], list[ManifestRow]]:
+    """Single-source rows of `manifest` (top-1) and every mixture (mAP; some have one source)."""
+    single = [row for row in read_manifest(manifest) if row.split == split and len(row.labels) == 1]
+    multi = [row for row in read_manifest(mixtures) if row.split == split and row.labels] if mixtures else []
+    return single, multi
 
 
 def train_variant(name: str, output_dir: Path, common: list[str], collat_extra: list[str],
@@ -140,7 +142,7 @@ def run_ablation(args: argparse.Namespace) -> None:
     common = [f"data.manifest={manifest}", f"train.max_steps={args.steps}",
               f"train.batch_size={args.batch_size}", f"train.lr={args.lr}", f"train.seed={args.seed}",
               f"train.warmup_steps={args.steps // 20}", "train.eval_every=0", f"train.log_every={args.log_every}"]
-    single, multi = test_rows([args.manifest, args.mixtures], args.split)
+    single, multi = test_rows(args.manifest, args.mixtures, args.split)
     results: dict[str, dict[str, float]] = {}
     for name in VARIANTS:
         folder = out / name.replace("(-) ", "minus-").replace(" ", "-").lower()

@@ -48,7 +48,7 @@ class CollatConfig:
     cross_token_weight: float = 1.0  # lambda_1
     cross_global_weight: float = 0.1  # lambda_2
     uni_token_weight: float = 0.01  # lambda_3
-    uni_noise_std: float = 0.5  # Gaussian noise on the frame tokens, in units of each clip's token std
+    uni_noise_std: float = 1.0  # Gaussian noise on the frame tokens, in units of each clip's token std
     init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
     extra: dict[str, Any] = field(default_factory=dict)
 
