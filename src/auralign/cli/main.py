@@ -8,6 +8,7 @@ import typer
 
 from auralign.cli import (
     audio_cmds,
+    bench_cmd,
     data_cmd,
     demo_cmd,
     eval_cmd,
@@ -42,6 +43,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(index_cmd.app, name="index")
 app.command("search")(index_cmd.search)
 app.command("serve")(index_cmd.serve)
+app.command("bench-eval")(bench_cmd.bench_eval)
 
 
 if __name__ == "__main__":
