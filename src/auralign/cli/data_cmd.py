@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
-from auralign.cli import shards_cmd
+from auralign.cli import corpus_cmd, shards_cmd
 from auralign.cli.common import console, user_errors
 from auralign.data.manifest import rows_from_folder, write_manifest
 
 app = typer.Typer(help="Build manifests and corpora.", no_args_is_help=True)
 app.command("shards")(shards_cmd.shards)
+app.command("build-corpus")(corpus_cmd.build_corpus)
 
 
 @app.command("from-folder")

@@ -9,11 +9,13 @@ import typer
 from auralign.cli import (
     audio_cmds,
     bench_cmd,
+    collat_cmd,
     data_cmd,
     demo_cmd,
     eval_cmd,
     generate_cmds,
     index_cmd,
+    mats_cmd,
     models_cmd,
     train_cmd,
 )
@@ -44,6 +46,8 @@ app.add_typer(index_cmd.app, name="index")
 app.command("search")(index_cmd.search)
 app.command("serve")(index_cmd.serve)
 app.command("bench-eval")(bench_cmd.bench_eval)
+app.add_typer(collat_cmd.app, name="collat")
+app.add_typer(mats_cmd.app, name="mats")
 
 
 if __name__ == "__main__":

@@ -6,16 +6,18 @@ from pathlib import Path
 
 import typer
 
+from auralign.cli import collat_cmd, mats_cmd, slit_cmd
 from auralign.cli.common import console, user_errors
 
 app = typer.Typer(help="Train a model (configs are YAML files; key=value arguments override them).",
                   no_args_is_help=True)
 
+EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
 RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in train.output_dir.")
 
 
-@app.command("clap", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command("clap", context_settings=EXTRA_ARGS)
 @user_errors
 def clap(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.lr=3e-4"),
          config: Path | None = CONFIG, resume: bool = RESUME) -> None:
@@ -26,3 +28,16 @@ def clap(overrides: list[str] = typer.Argument(None, help="key=value overrides, 
     run_config = load_config(ClapRunConfig, config, overrides or [])
     final = train_clap(run_config, resume=resume)
     console.print(f"final model: {final}")
+
+
+@app.command("collat", context_settings=EXTRA_ARGS)
+@user_errors
+def collat(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.lr=3e-4"),
+           config: Path | None = CONFIG, resume: bool = RESUME) -> None:
+    """Train CoLLAT (token-level locked-language tuning)."""
+    final = collat_cmd.train(overrides or [], config, resume)
+    console.print(f"final model: {final}")
+
+
+app.command("slit", context_settings=EXTRA_ARGS)(slit_cmd.train)
+app.command("mats", context_settings=EXTRA_ARGS)(mats_cmd.train)
