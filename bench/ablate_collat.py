@@ -104,8 +104,11 @@ def shared_training_manifest(paths: Sequence[str], out: Path) -> Path:
     every CoLLAT variant train on exactly the same pairs."""
     from auralign.training.collat import with_template_captions
 
+    target = out / "train_manifest.jsonl"
+    if target.is_file():  # written once; parallel --only runs reuse it
+        return target
     rows = with_template_captions([row for path in paths if path for row in read_manifest(path)])
-    return write_manifest(rows, out / "train_manifest.jsonl")
+    return write_manifest(rows, target)
 
 
 def evaluate(model_path: Path, single: list[ManifestRow], multi: list[ManifestRow], noise_std: float,
@@ -144,14 +147,17 @@ def run_ablation(args: argparse.Namespace) -> None:
               f"train.warmup_steps={args.steps // 20}", "train.eval_every=0", f"train.log_every={args.log_every}"]
     single, multi = test_rows(args.manifest, args.mixtures, args.split)
     results: dict[str, dict[str, float]] = {}
-    for name in VARIANTS:
+    for name in args.only or list(VARIANTS):
         folder = out / name.replace("(-) ", "minus-").replace(" ", "-").lower()
         final = train_variant(name, folder, common, args.collat_override, args.clap_override)
-        seconds = json.loads((folder / "train_seconds.json").read_text())["seconds"] \
-            if (folder / "train_seconds.json").is_file() else float("nan")
-        results[name] = {**evaluate(final, single, multi, args.noise_std, args.cache_dir),
-                         "train_seconds": round(seconds, 1)}
+        scores = folder / f"eval-{args.split}.json"
+        if not scores.is_file():
+            scores.write_text(json.dumps(evaluate(final, single, multi, args.noise_std, args.cache_dir)) + "\n")
+        seconds = json.loads((folder / "train_seconds.json").read_text())["seconds"]
+        results[name] = {**json.loads(scores.read_text()), "train_seconds": round(seconds, 1)}
         print(name, results[name], flush=True)
+    if args.only:
+        return
     table = format_table(results)
     print(f"\nsplit={args.split}: {len(single)} single-label clips (top-1), {len(multi)} mixtures (mAP); "
           f"noisy = waveform + N(0, {args.noise_std:g}^2)\n{table}")
@@ -196,6 +202,9 @@ def main() -> None:
     parser.add_argument("--noise-std", type=float, default=0.1)
     parser.add_argument("--clips", type=int, default=40, help="calibrate: clips to measure")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--only", action="append", choices=list(VARIANTS),
+                        help="train/evaluate only this variant (repeatable), e.g. to run variants in parallel; "
+                             "a final run without --only assembles the table")
     parser.add_argument("--collat-override", action="append", default=[],
                         help="extra key=value for the CoLLAT variants, e.g. model.num_tokens=24")
     parser.add_argument("--clap-override", action="append", default=[], help="extra key=value for CLAP")
