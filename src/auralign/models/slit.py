@@ -127,6 +127,7 @@ class SlitModel(PretrainedModel):
         if config.stage >= 2:
             self.language_model = (language_model or load_language_model(config.language_model)).requires_grad_(False)
             self.llm_proj = nn.Linear(hidden, self.language_model.hidden_size)
+            _match_embedding_scale(self.llm_proj, self.language_model)
 
     # -- Q-Former passes ---------------------------------------------------------------------
 
@@ -298,6 +299,17 @@ class SlitModel(PretrainedModel):
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))
         return sorted(set(self.state_dict_for_checkpoint()) - set(state))
+
+
+def _match_embedding_scale(projection: nn.Linear, language_model: LanguageModel) -> None:
+    """Initialise the LLM projection so that soft prompts start at the scale of the LLM's own token
+    embeddings (the Q-Former's outputs are LayerNorm-ed, about unit variance per feature): a default
+    init gives prompts several times larger, which the frozen LLM reads as noise and which slows the
+    first steps of stage 2 down."""
+    with torch.no_grad():
+        token_std = float(language_model.embed(torch.arange(256)).float().std())
+        nn.init.normal_(projection.weight, std=token_std / projection.in_features ** 0.5)
+        nn.init.zeros_(projection.bias)
 
 
 def _soft_cross_entropy(logits: Tensor, soft_targets: Tensor) -> Tensor:
