@@ -21,7 +21,6 @@ import argparse
 import json
 import time
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +70,27 @@ class NoisyEncoder(AudioEncoder):
         return f"{self.base.fingerprint()}-gauss{self.std:g}-seed{self.seed}"
 
 
-def test_rows(manifest: str, mixtures: str, split: str) -> tuple[list[ManifestRow], list[ManifestRow]]:
+def subsample(rows: list[ManifestRow], limits: dict[str, int], seed: int = 0) -> list[ManifestRow]:
+    """At most limits[split] rows of each split (a seeded random choice, input order kept)."""
+    kept = []
+    for split in dict.fromkeys(row.split for row in rows):
+        members = [row for row in rows if row.split == split]
+        limit = limits.get(str(split), len(members))
+        if limit < len(members):
+            chosen = set(np.random.default_rng(seed).choice(len(members), limit, replace=False).tolist())
+            members = [row for i, row in enumerate(members) if i in chosen]
+        kept.extend(members)
+    return kept
+
+
+def single_source_rows(manifest: str, limits: dict[str, int]) -> list[ManifestRow]:
+    return subsample([row for row in read_manifest(manifest) if len(row.labels) == 1], limits)
+
+
+def test_rows(manifest: str, mixtures: str, split: str, limits: dict[str, int],
+              ) -> tuple[list[ManifestRow], list[ManifestRow]]:
     """Single-source rows of `manifest` (top-1) and every mixture (mAP; some have one source)."""
-    single = [row for row in read_manifest(manifest) if row.split == split and len(row.labels) == 1]
+    single = [row for row in single_source_rows(manifest, limits) if row.split == split]
     multi = [row for row in read_manifest(mixtures) if row.split == split and row.labels] if mixtures else []
     return single, multi
 
@@ -99,16 +116,16 @@ def train_variant(name: str, output_dir: Path, common: list[str], collat_extra: 
     return final
 
 
-def shared_training_manifest(paths: Sequence[str], out: Path) -> Path:
-    """Single-source rows and mixtures in one manifest with CoLLAT's template captions, so CLAP and
-    every CoLLAT variant train on exactly the same pairs."""
+def shared_training_manifest(manifest: str, mixtures: str, limits: dict[str, int], out: Path) -> Path:
+    """Single-source rows (subsampled per split by `limits`) and mixtures in one manifest with
+    CoLLAT's template captions, so CLAP and every CoLLAT variant train on exactly the same pairs."""
     from auralign.training.collat import with_template_captions
 
     target = out / "train_manifest.jsonl"
     if target.is_file():  # written once; parallel --only runs reuse it
         return target
-    rows = with_template_captions([row for path in paths if path for row in read_manifest(path)])
-    return write_manifest(rows, target)
+    rows = single_source_rows(manifest, limits) + (read_manifest(mixtures) if mixtures else [])
+    return write_manifest(with_template_captions(rows), target)
 
 
 def evaluate(model_path: Path, single: list[ManifestRow], multi: list[ManifestRow], noise_std: float,
@@ -141,11 +158,12 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def run_ablation(args: argparse.Namespace) -> None:
     out = Path(args.out)
-    manifest = shared_training_manifest([args.manifest, args.mixtures], out)
+    limits = {split: int(n) for split, n in (item.split("=") for item in args.max_single)}
+    manifest = shared_training_manifest(args.manifest, args.mixtures, limits, out)
     common = [f"data.manifest={manifest}", f"train.max_steps={args.steps}",
               f"train.batch_size={args.batch_size}", f"train.lr={args.lr}", f"train.seed={args.seed}",
               f"train.warmup_steps={args.steps // 20}", "train.eval_every=0", f"train.log_every={args.log_every}"]
-    single, multi = test_rows(args.manifest, args.mixtures, args.split)
+    single, multi = test_rows(args.manifest, args.mixtures, args.split, limits)
     results: dict[str, dict[str, float]] = {}
     for name in args.only or list(VARIANTS):
         folder = out / name.replace("(-) ", "minus-").replace(" ", "-").lower()
@@ -162,6 +180,7 @@ def run_ablation(args: argparse.Namespace) -> None:
     print(f"\nsplit={args.split}: {len(single)} single-label clips (top-1), {len(multi)} mixtures (mAP); "
           f"noisy = waveform + N(0, {args.noise_std:g}^2)\n{table}")
     report = {"split": args.split, "noise_std": args.noise_std, "n_single": len(single), "n_multi": len(multi),
+              "max_single": limits,
               "budget": common, "collat_overrides": args.collat_override, "clap_overrides": args.clap_override,
               "results": results}
     (out / "ablation.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -202,6 +221,9 @@ def main() -> None:
     parser.add_argument("--noise-std", type=float, default=0.1)
     parser.add_argument("--clips", type=int, default=40, help="calibrate: clips to measure")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--max-single", action="append", default=[], metavar="SPLIT=N",
+                        help="use at most N single-source clips of SPLIT (seeded), e.g. train=2000; "
+                             "mixtures are always kept whole")
     parser.add_argument("--only", action="append", choices=list(VARIANTS),
                         help="train/evaluate only this variant (repeatable), e.g. to run variants in parallel; "
                              "a final run without --only assembles the table")
