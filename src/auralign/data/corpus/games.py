@@ -3,8 +3,8 @@
 Game sound files are named by what they are ("wolf-growl-2.ogg", "explosion.ogg"). Wesnoth's
 unit sounds follow "<creature>-hit|die"; those become "<creature> pain cry" / "<creature> death
 cry" with the creature's plain name, attacks become "<weapon> strike" (or "<weapon> whoosh" for a
-miss). For the optional packages a file's label comes from its stem matched against
-`EFFECT_KEYWORDS`; files that match no keyword are left out rather than given a made-up label.
+miss). The large optional packages are labelled by reviewed per-package path rules
+(`game_rules.py`, `games_0ad.py`); files no rule labels are left out rather than given a guess.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
+from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
+from auralign.data.corpus.games_0ad import zero_ad_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.errors import AuralignError
 
 WESNOTH_SOUNDS = "usr/share/games/wesnoth/1.16/data/core/sounds"
 
@@ -55,62 +58,6 @@ WESNOTH_NAMES = {
 }
 _NUMBER_SUFFIX = re.compile(r"-?\d+$")
 
-# Optional game packages: (keyword regex on the lower-cased path, label, kind); first match wins.
-EFFECT_KEYWORDS: tuple[tuple[str, str, str], ...] = (
-    (r"footstep|\bstep", "footsteps", "effect"),
-    (r"explo|blast|boom", "explosion", "effect"),
-    (r"gunshot|\bgun|rifle|pistol|shot", "gunshot", "effect"),
-    (r"cannon", "cannon", "effect"),
-    (r"arrow|\bbow\b", "arrow shot", "effect"),
-    (r"sword|blade|clash", "sword strike", "effect"),
-    (r"thunder|lightning", "thunder", "ambience"),
-    (r"rain", "rain", "ambience"),
-    (r"wind", "wind", "ambience"),
-    (r"wave|sea|ocean|surf", "ocean waves", "ambience"),
-    (r"river|stream|water|splash", "water", "ambience"),
-    (r"fire|flame|burn", "fire", "ambience"),
-    (r"bird|seagull|gull|chirp", "birdsong", "effect"),
-    (r"\bcow\b|moo", "cow moo", "effect"),
-    (r"horse|neigh|gallop", "horse", "effect"),
-    (r"\bdog|bark", "dog bark", "effect"),
-    (r"sheep|baa", "sheep bleat", "effect"),
-    (r"\bpig\b|oink", "pig oink", "effect"),
-    (r"chicken|hen\b|rooster", "chicken", "effect"),
-    (r"elephant", "elephant trumpet", "effect"),
-    (r"lion|roar", "roar", "effect"),
-    (r"wolf|howl", "wolf howl", "effect"),
-    (r"camel", "camel", "effect"),
-    (r"\bcat\b|meow", "cat meow", "effect"),
-    (r"frog", "frog", "effect"),
-    (r"insect|cricket|bee\b|buzz", "insects buzzing", "ambience"),
-    (r"crowd|cheer|applause", "crowd cheering", "ambience"),
-    (r"engine|motor", "engine", "effect"),
-    (r"\bcar\b|horn_car|carhorn", "car", "effect"),
-    (r"train|locomotive", "train", "effect"),
-    (r"plane|aircraft|jet|helicopter", "aircraft", "effect"),
-    (r"ship|boat", "boat", "effect"),
-    (r"bell", "bell", "effect"),
-    (r"door", "door", "effect"),
-    (r"glass|shatter", "glass breaking", "effect"),
-    (r"wood|chop", "wood chopping", "effect"),
-    (r"hammer|anvil|forge", "hammering", "effect"),
-    (r"coin|gold|money", "coins", "effect"),
-    (r"scream|yell|shout", "shout", "vocal"),
-    (r"laugh", "laughter", "vocal"),
-    (r"cough", "cough", "vocal"),
-    (r"snore", "snoring", "vocal"),
-    (r"whoosh|swish|swoosh", "whoosh", "effect"),
-    (r"click|button", "click", "effect"),
-    (r"beep", "beep", "effect"),
-    (r"crash|smash", "crash", "effect"),
-    (r"skid|brake", "tire skid", "effect"),
-    (r"siren", "siren", "effect"),
-    (r"alarm", "alarm", "effect"),
-    (r"splat|squish", "squelch", "effect"),
-    (r"jump", "jump", "effect"),
-    (r"pop\b", "pop", "effect"),
-)
-_EFFECT_RULES = tuple((re.compile(pattern), label, kind) for pattern, label, kind in EFFECT_KEYWORDS)
 _KIND_OF = {"birdsong": "ambience", "night insects": "ambience", "campfire": "ambience", "ship creaking": "ambience",
             "rumble": "ambience", "war drums": "music", "fanfare": "music", "horn signal": "music"}
 
@@ -143,21 +90,17 @@ def wesnoth_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
                                  source=package.name, kind=kind)
 
 
-def effect_label(relative_path: str) -> tuple[str, str] | None:
-    """(label, kind) of an optional game's sound file from keywords in its path, or None."""
-    text = relative_path.lower().replace("_", " ").replace("-", " ")
-    return next(((label, kind) for pattern, label, kind in _EFFECT_RULES if pattern.search(text)), None)
+# Packages named as sources whose sounds are not read yet, and why (they contribute no clips).
+UNPARSED_PACKAGES = {"openttd-opensfx": "its sounds are packed in opensfx.cat, which is not parsed yet"}
 
 
 def game_effect_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """Clips of a large optional game-data package, labelled by `effect_label` (music excluded)."""
+    """Clips of the large optional game-data packages, labelled by their reviewed path rules."""
     for package in packages:
-        for path in _audio_files(package.root / "usr"):
-            relative = path.relative_to(package.root).as_posix()
-            if "/music/" in relative.lower():
-                continue
-            found = effect_label(Path(relative).name if "/" in relative else relative)
-            if found:
-                label, kind = found
-                yield SourceClip(path=path, labels=[label], group=f"{package.name}:{relative}",
-                                 source=package.name, kind=kind)
+        if package.name == "0ad-data":
+            yield from zero_ad_clips(package)
+        elif package.name in PACKAGE_SOUNDS:
+            sounds = PACKAGE_SOUNDS[package.name]
+            yield from rule_clips(package, package.root / sounds.sound_dir, sounds)
+        elif package.name not in UNPARSED_PACKAGES:
+            raise AuralignError(f"no sound rules for package {package.name}")
