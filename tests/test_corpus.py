@@ -13,7 +13,7 @@ from auralign.data.corpus import build as build_module
 from auralign.data.corpus.build import Converter, segment_bounds, trim_trailing_silence
 from auralign.data.corpus.captions import clean_description, clip_captions, describe_labels
 from auralign.data.corpus.drums import drum_label, hydrogen_clips
-from auralign.data.corpus.games import effect_label, wesnoth_label
+from auralign.data.corpus.games import wesnoth_label
 from auralign.data.corpus.labels import audioset_name, normalise_label
 from auralign.data.corpus.mixtures import MixtureConfig, make_mixtures
 from auralign.data.corpus.render import Note, note_name, write_midi
@@ -71,14 +71,12 @@ def test_wesnoth_label(stem, label):
     assert wesnoth_label(stem) == label
 
 
-def test_asterisk_and_effect_labels():
+def test_asterisk_labels():
     assert asterisk_label(Path("digits/7.wav")) == "spoken digit seven"
     assert asterisk_label(Path("digits/40.wav")) == "spoken number"
     assert asterisk_label(Path("letters/q.wav")) == "spoken letter"
     assert asterisk_label(Path("silence/3.wav")) is None
     assert asterisk_label(Path("vm-goodbye.wav")) == "female speech"
-    assert effect_label("audio/ambient/rain_heavy.ogg") == ("rain", "ambience")
-    assert effect_label("audio/interface/xyz.ogg") is None
 
 
 def test_hydrogen_clips_read_the_kit_xml(tmp_path):
