@@ -185,3 +185,13 @@ def test_run_config_defaults_to_the_noise_rule_even_with_model_overrides() -> No
     config = load_config(MatsRunConfig, None, ["model.prefix_length=3", "data.sigma_manifest=m.jsonl"])
     assert config.noise_std is None and config.model.prefix_length == 3
     assert load_config(MatsRunConfig, None, ["noise_std=0"]).noise_std == 0.0
+
+
+def test_the_soft_prompt_depends_on_the_embedding_from_the_start(model: MatsModel) -> None:
+    """Guards the shortcut: different inputs must give clearly different prefixes at init."""
+    model.eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        prefix = model.mapper(torch.nn.functional.normalize(torch.randn(8, 16), dim=-1))
+    spread = (prefix - prefix.mean(0)).norm(dim=-1).mean()
+    assert spread > 0.1 * prefix.norm(dim=-1).mean()

@@ -59,7 +59,13 @@ class MatsConfig:
 
 class Mapper(nn.Module):
     """CLAP embedding -> soft prompt: learnable queries attend to the embedding's tokens through a
-    pre-norm transformer; the query outputs are projected to the LLM's embedding size."""
+    pre-norm transformer; the query outputs are projected to the LLM's embedding size.
+
+    A linear shortcut from the embedding is added to every prefix position (not in the paper). Without
+    it the input reaches the queries only through attention, and in short CPU runs the mapper settled
+    on one input-independent prompt (spread across inputs 0.016 against a prefix norm of 30 after 150
+    steps): the LLM then answers the most frequent label whatever the audio.
+    """
 
     def __init__(self, embed_dim: int, lm_hidden: int, config: MatsConfig, output_std: float = 0.02) -> None:
         super().__init__()
@@ -76,6 +82,9 @@ class Mapper(nn.Module):
         # vectors several times larger, which the frozen LLM reads as noise and learns from slowly.
         nn.init.normal_(self.project.weight, std=output_std / width**0.5)
         nn.init.zeros_(self.project.bias)
+        self.shortcut = nn.Linear(embed_dim, lm_hidden)  # unit-norm inputs: output std ~ output_std
+        nn.init.normal_(self.shortcut.weight, std=output_std)
+        nn.init.zeros_(self.shortcut.bias)
 
     def forward(self, embeddings: Tensor) -> Tensor:
         """(B, E) -> (B, prefix_length, lm_hidden)."""
@@ -83,7 +92,7 @@ class Mapper(nn.Module):
         context = self.expand(embeddings).view(batch, self.embedding_tokens, -1)
         sequence = torch.cat([context, self.queries.expand(batch, -1, -1)], dim=1)
         queries_out = self.transformer(sequence)[:, self.embedding_tokens:]
-        return self.project(self.norm(queries_out))
+        return self.project(self.norm(queries_out)) + self.shortcut(embeddings).unsqueeze(1)
 
 
 def load_language_model_copy(name_or_path: str) -> LanguageModel:
