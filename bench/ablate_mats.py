@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--eval", action="append", required=True, help="MANIFEST:SPLIT (repeatable)")
     parser.add_argument("--max-clips", type=int, default=None)
     parser.add_argument("--captions", action="store_true", help="also caption and score against row captions")
+    parser.add_argument("--variants", nargs="*", default=None, help="only variants whose name contains one of these")
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/mats_ablation"))
@@ -136,6 +137,8 @@ def main() -> None:
         embeddings = {key: audio_embeddings(model, rows) for key, model in models.items()}
         for variant in VARIANTS:
             if variant.no_noise_model not in models:
+                continue
+            if args.variants and not any(part in variant.name for part in args.variants):
                 continue
             model = models[variant.no_noise_model]
             configure(model, variant, default_balance[variant.no_noise_model])

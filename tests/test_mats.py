@@ -195,3 +195,12 @@ def test_the_soft_prompt_depends_on_the_embedding_from_the_start(model: MatsMode
         prefix = model.mapper(torch.nn.functional.normalize(torch.randn(8, 16), dim=-1))
     spread = (prefix - prefix.mean(0)).norm(dim=-1).mean()
     assert spread > 0.1 * prefix.norm(dim=-1).mean()
+
+
+@pytest.mark.backbones
+def test_the_shipped_mats_loads_by_name_and_answers() -> None:
+    shipped = load_model("mats")
+    assert isinstance(shipped, MatsModel) and shipped.config.alignment_model == "clap"
+    assert bool(shipped.santa.built)
+    tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
+    assert len(shipped.score_candidates(tokens, mask, ["one", "two", "three"])[0]) == 3
