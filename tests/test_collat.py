@@ -171,3 +171,28 @@ def test_a_few_steps_lower_every_loss(backbones: dict[str, str]) -> None:
     assert last["cross_token"] < 0.7 * first["cross_token"]
     assert last["cross_global"] < first["cross_global"]
     assert last["loss"] < first["loss"]
+
+
+@pytest.mark.backbones
+def test_shipped_collat_on_the_real_backbones() -> None:
+    from auralign.backbones.factory import load_text_encoder
+    from auralign.models.factory import resolve_model_path
+
+    folder = resolve_model_path("collat")
+    assert (folder / "model.safetensors").stat().st_size < 12 * 2**20
+    model = load_model("collat")
+    assert isinstance(model, CollatModel) and model.config.token_loss_layer == 0
+    texts = ["This is a sound of dog.", "This is a sound of piano and snare drum."]
+    expected = F.normalize(load_text_encoder(model.config.text_encoder).encode_texts(texts).pooled, dim=-1)
+    torch.testing.assert_close(model.embed_text(texts), expected)
+    with torch.inference_mode():
+        waveform = torch.sin(torch.arange(44100 * 2) / 44100 * 2 * torch.pi * 440.0)[None] * 0.3
+        audio = model.embed_audio(waveform)
+        pseudo = model.audio_text_tokens(*_encoded(model, waveform))
+    assert audio.shape == (1, 384) and pseudo.shape == (1, model.config.num_tokens, 384)
+    assert torch.isfinite(pseudo).all()
+
+
+def _encoded(model: CollatModel, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    encoded = model.audio_encoder(waveform)
+    return encoded.tokens, encoded.mask
