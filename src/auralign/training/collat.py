@@ -25,6 +25,7 @@ from auralign.data.pairs import CachedPairs, Pair, label_caption, pair_collator
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
 from auralign.models.collat import CollatConfig, CollatModel
+from auralign.training.clap import DataConfig
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
 
@@ -32,15 +33,9 @@ MAX_LABEL_ORDERS = 6  # captions per clip when its labels are written in differe
 
 
 @dataclass
-class CollatDataConfig:
-    manifest: str = ""
+class CollatDataConfig(DataConfig):
     mixtures: str = ""  # optional manifest of multi-source mixtures (multi-label rows), same splits
-    train_split: str = "train"
-    val_split: str = "val"
     captions: Literal["template", "manifest"] = "template"  # the paper trains on template captions
-    window_seconds: float = 10.0
-    crop_tokens: int | None = 54  # ~10 s of aiSFX tokens
-    cache_dir: str | None = None  # default: $AURALIGN_HOME/features
 
 
 @dataclass

@@ -31,6 +31,7 @@ from auralign.data.pairs import CachedPairs, pair_collator, texts_of
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import evaluate_zeroshot
 from auralign.models.slit import CAPTION_INSTRUCTION, CLASSIFICATION_INSTRUCTION, SlitConfig, SlitModel
+from auralign.training.clap import DataConfig
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
 
@@ -78,13 +79,7 @@ TASKS: dict[str, Task] = {task.name: task for task in [
 
 
 @dataclass
-class SlitDataConfig:
-    manifest: str = ""
-    train_split: str = "train"
-    val_split: str = "val"
-    window_seconds: float = 10.0
-    crop_tokens: int | None = 54  # ~10 s of aiSFX tokens
-    cache_dir: str | None = None  # default: $AURALIGN_HOME/features
+class SlitDataConfig(DataConfig):
     tasks: list[str] = field(default_factory=lambda: list(TASKS))  # stage 3's task mix
     eval_clips: int = 64  # validation clips ranked at each evaluation (the LLM makes it slow on CPU)
 
