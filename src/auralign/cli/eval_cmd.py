@@ -61,10 +61,7 @@ def zeroshot(
         result = evaluate_zeroshot(loaded, rows, _cache(stack, loaded.audio_encoder, cache), class_names,
                                    template or DEFAULT_TEMPLATES, confusion_png, progress=not as_json)
     result["model"] = model
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, ["n", "n_classes", "top1", "top5", "balanced_acc", "mAP"])
+    _emit(result, as_json, ["n", "n_classes", "top1", "top5", "balanced_acc", "mAP"])
 
 
 @app.command("retrieval")
@@ -80,10 +77,7 @@ def retrieval(manifest: Path = MANIFEST, model: str = MODEL, split: str | None =
     with ExitStack() as stack:
         result = evaluate_retrieval(loaded, rows, _cache(stack, loaded.audio_encoder, cache), progress=not as_json)
     result["model"] = model
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, ["n", "n_captions", "t2a", "a2t"])
+    _emit(result, as_json, ["n", "n_captions", "t2a", "a2t"])
 
 
 CAPTION_KEYS = ["n", "BLEU_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE", "SPIDEr"]
@@ -91,7 +85,12 @@ BEAMS = typer.Option(1, help="Beam width (1 = greedy).")
 MAX_TOKENS = typer.Option(30, help="Longest generated text, in tokens.")
 
 
-def _print_unavailable(result: dict[str, Any]) -> None:
+def _emit(result: dict[str, Any], as_json: bool, summary_keys: list[str]) -> None:
+    """One JSON object with --json; otherwise the summary keys and any metric that could not run."""
+    if as_json:
+        print_json(result)
+        return
+    _print_summary(result, summary_keys)
     for metric, reason in result.get("unavailable", {}).items():
         stdout.print(f"{metric}: unavailable ({reason})", highlight=False)
 
@@ -113,11 +112,7 @@ def caption_scores(
     reference_captions = load_references_jsonl(references)
     written = load_candidates_jsonl(candidates, reference_captions)
     result = {"task": "caption", "n": len(written), **score_captions(written, reference_captions).to_json()}
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, CAPTION_KEYS)
-        _print_unavailable(result)
+    _emit(result, as_json, CAPTION_KEYS)
 
 
 @app.command("caption")
@@ -137,11 +132,7 @@ def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A
         result = evaluate_captioning(loaded, rows, _cache(stack, loaded.audio_encoder, cache), instruction,
                                      num_beams, max_new_tokens, progress=not as_json)
     result["model"] = model
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, CAPTION_KEYS)
-        _print_unavailable(result)
+    _emit(result, as_json, CAPTION_KEYS)
 
 
 @app.command("qa")
@@ -159,12 +150,8 @@ def qa(manifest: Path = MANIFEST, model: str = typer.Option("mats", help="A gene
         result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache), num_beams, max_new_tokens,
                              progress=not as_json)
     result["model"] = model
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, ["n", "accuracy", "binary_accuracy", "balanced_binary_accuracy",
+    _emit(result, as_json, ["n", "accuracy", "binary_accuracy", "balanced_binary_accuracy",
                                 "text_matching_accuracy"])
-        _print_unavailable(result)
 
 
 @app.command("linear-probe")
@@ -190,7 +177,4 @@ def linear_probe(
         result = evaluate_linear_probe(rows, _cache(stack, audio_encoder, cache), cv_folds, test_split, seed,
                                        split_folds, progress=not as_json)
     result["encoder"] = encoder or "default"
-    if as_json:
-        print_json(result)
-    else:
-        _print_summary(result, ["n", "n_classes", "protocol", "accuracy", "std"])
+    _emit(result, as_json, ["n", "n_classes", "protocol", "accuracy", "std"])
