@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from auralign.backbones.base import AudioEncoder
+from auralign.backbones.base import AudioEncoder, TextEncoder
 from auralign.config import config_from_dict
 from auralign.errors import CheckpointError
 
@@ -78,6 +78,16 @@ class PretrainedModel(nn.Module):
         with torch.no_grad():
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))
+
+
+def frozen_backbones(config: Any, audio_encoder: AudioEncoder | None = None,
+                     text_encoder: TextEncoder | None = None) -> tuple[AudioEncoder, TextEncoder]:
+    """The given encoders, else those named by `config.audio_encoder` / `config.text_encoder`, frozen."""
+    from auralign.backbones.factory import load_audio_encoder, load_text_encoder
+
+    audio = (audio_encoder or load_audio_encoder(config.audio_encoder)).requires_grad_(False)
+    text = (text_encoder or load_text_encoder(config.text_encoder)).requires_grad_(False)
+    return audio, text
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:

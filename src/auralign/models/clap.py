@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_max, masked_mean
-from auralign.backbones.factory import load_audio_encoder, load_text_encoder
-from auralign.models.base import PretrainedModel
+from auralign.models.base import PretrainedModel, frozen_backbones
 from auralign.models.contrastive import LogitScale, contrastive_loss, positives_from_labels
 
 
@@ -86,10 +85,7 @@ class ClapModel(PretrainedModel):
     def __init__(self, config: ClapConfig, audio_encoder: AudioEncoder | None = None,
                  text_encoder: TextEncoder | None = None) -> None:
         super().__init__(config)
-        self.audio_encoder = audio_encoder or load_audio_encoder(config.audio_encoder)
-        self.text_encoder = text_encoder or load_text_encoder(config.text_encoder)
-        self.audio_encoder.requires_grad_(False)
-        self.text_encoder.requires_grad_(False)
+        self.audio_encoder, self.text_encoder = frozen_backbones(config, audio_encoder, text_encoder)
         if config.text_unlocked_layers:
             # The factory shares one encoder per process; a model that trains layers needs its own copy.
             self.text_encoder = copy.deepcopy(self.text_encoder)

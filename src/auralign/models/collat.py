@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_mean
-from auralign.backbones.factory import load_audio_encoder, load_text_encoder
 from auralign.errors import AuralignError
-from auralign.models.base import PretrainedModel
+from auralign.models.base import PretrainedModel, frozen_backbones
 from auralign.models.collat_losses import cross_global_loss, cross_token_loss, uni_token_loss
 from auralign.models.contrastive import LogitScale
 
@@ -112,10 +111,7 @@ class CollatModel(PretrainedModel):
     def __init__(self, config: CollatConfig, audio_encoder: AudioEncoder | None = None,
                  text_encoder: TextEncoder | None = None) -> None:
         super().__init__(config)
-        self.audio_encoder = audio_encoder or load_audio_encoder(config.audio_encoder)
-        self.text_encoder = text_encoder or load_text_encoder(config.text_encoder)
-        self.audio_encoder.requires_grad_(False)
-        self.text_encoder.requires_grad_(False)
+        self.audio_encoder, self.text_encoder = frozen_backbones(config, audio_encoder, text_encoder)
         self.text_input_dim = self.text_encoder.input_embeddings().embedding_dim
         self.interaction = TokenInteraction(self.audio_encoder.dim, self.text_input_dim, config)
         self.logit_scale = LogitScale(config.init_logit_scale)

@@ -37,9 +37,9 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, LanguageModel, TextEncoder
-from auralign.backbones.factory import load_audio_encoder, load_language_model, load_text_encoder
+from auralign.backbones.factory import load_language_model
 from auralign.errors import AuralignError, CheckpointError
-from auralign.models.base import WEIGHTS_NAME, PretrainedModel
+from auralign.models.base import WEIGHTS_NAME, PretrainedModel, frozen_backbones
 from auralign.models.contrastive import LogitScale, gather_with_grad, positives_from_labels
 from auralign.models.qformer import QFormer, QFormerConfig, bert_layer_count
 from auralign.models.slit_masks import qformer_attention_mask
@@ -97,8 +97,7 @@ class SlitModel(PretrainedModel):
         super().__init__(config)
         if config.stage not in (1, 2, 3):
             raise AuralignError(f"SLIT stage must be 1, 2 or 3, not {config.stage}")
-        self.audio_encoder = (audio_encoder or load_audio_encoder(config.audio_encoder)).requires_grad_(False)
-        self.text_encoder = (text_encoder or load_text_encoder(config.text_encoder)).requires_grad_(False)
+        self.audio_encoder, self.text_encoder = frozen_backbones(config, audio_encoder, text_encoder)
         bert = getattr(self.text_encoder, "model", None)
         bert_state = bert.state_dict() if bert is not None else {}
         if bert is None or not hasattr(bert, "embeddings") or bert_layer_count(bert_state) < config.qformer.num_layers:
