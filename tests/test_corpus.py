@@ -1,5 +1,6 @@
 """Corpus building on tiny fixtures: labels, sources, conversion, splits, captions, mixtures, text rows."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from auralign.data.corpus.captions import clean_description, clip_captions, desc
 from auralign.data.corpus.drums import drum_label, hydrogen_clips
 from auralign.data.corpus.games import wesnoth_label
 from auralign.data.corpus.labels import audioset_name, normalise_label
-from auralign.data.corpus.mixtures import MixtureConfig, make_mixtures
+from auralign.data.corpus.mixtures import MixtureConfig, make_mixtures, mixture_folder
 from auralign.data.corpus.render import Note, note_name, write_midi
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package, read_license
 from auralign.data.corpus.speech import asterisk_label
@@ -252,6 +253,18 @@ def test_mixtures_are_seeded_multi_label_and_stay_in_their_split(tmp_path):
     again = make_mixtures(rows, tmp_path / "mix2", config)
     assert all(np.array_equal(a, sf.read(m.audio)[0]) for a, m in zip(first, again, strict=True))
     assert [m.labels for m in again] == [m.labels for m in mixtures]
+
+
+def test_mixture_folder_differs_between_corpora_and_is_stable_within_one(tmp_path):
+    rows = _clip_rows(tmp_path, "train", 3) + _clip_rows(tmp_path, "test", 2)
+    config = MixtureConfig(seed=0)
+    folder = mixture_folder(tmp_path, rows, config)
+    assert folder.parent == tmp_path and folder == mixture_folder(tmp_path, list(reversed(rows)), config)
+    assert folder != mixture_folder(tmp_path, rows[:-1], config)
+    assert folder != mixture_folder(tmp_path, rows, MixtureConfig(seed=1))
+    moved = [dataclasses.replace(row) for row in rows]
+    moved[0].split = "val"
+    assert folder != mixture_folder(tmp_path, moved, config)
 
 
 def test_text_corpus_rows_follow_table_s8_and_exclude_unseen_labels(tmp_path):

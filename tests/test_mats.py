@@ -19,10 +19,13 @@ from auralign.training.config import TrainConfig
 from auralign.training.mats import (
     MatsDataConfig,
     MatsRunConfig,
+    TextRow,
+    cap_per_task,
     caption_rows,
     label_rows,
     read_text_corpus,
     train_mats,
+    without_answers,
 )
 from test_factory import make_tiny_aisfx
 from test_language_model import make_tiny_llama
@@ -148,6 +151,15 @@ def test_row_builders(tmp_path: Path) -> None:
     corpus.write_text(json.dumps({"text": "t", "instruction": "i", "answer": "a", "task": "cls"}) + "\n"
                       + json.dumps({"text": "u", "instruction": "j", "answer": "b", "task": "cap"}) + "\n")
     assert [r.text for r in read_text_corpus(corpus, tasks=["cap"])] == ["u"]
+
+
+def test_unseen_answers_are_dropped_and_tasks_capped() -> None:
+    rows = [TextRow(f"t{i}", "i", "Wolf Growl" if i % 3 == 0 else "dog", "cls" if i < 6 else "cap") for i in range(9)]
+    assert [r.text for r in without_answers(rows, ["wolf growl"])] == ["t1", "t2", "t4", "t5", "t7", "t8"]
+    capped = cap_per_task(rows, 2, seed=0)
+    assert sorted(r.task for r in capped) == ["cap", "cap", "cls", "cls"]
+    assert capped == sorted(capped, key=rows.index)
+    assert cap_per_task(rows, 2, seed=0) == capped and cap_per_task(rows, 10, seed=0) == rows
 
 
 def test_training_reads_no_audio(folders: dict[str, Path], tmp_path: Path, monkeypatch) -> None:

@@ -55,6 +55,9 @@ class MatsDataConfig:
     tasks: list[str] | None = None  # keep only these corpus tasks
     splits: list[str] | None = None  # keep only these corpus splits (rows with a "split" field)
     max_rows: int | None = None  # random subset of the rows (seeded by train.seed)
+    max_rows_per_task: int | None = None  # random subset of each task's rows, so no task drowns the others
+    exclude_labels_manifest: str = ""  # drop rows whose answer is a label of this manifest's split below:
+    exclude_labels_split: str = "test_unseen"  # keeps the unseen-label split unseen by the text too
     sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when noise_std is None)
     sigma_split: str = "train"
     val_manifest: str = ""  # zero-shot text-matching accuracy on `val_split` during training
@@ -126,9 +129,31 @@ def training_rows(data: MatsDataConfig, seed: int) -> list[TextRow]:
         rows += captions
     if not rows:
         raise AuralignError("no training text: set data.text_corpus, or data.label_manifest / data.caption_files")
+    if data.exclude_labels_manifest:
+        rows = without_answers(rows, label_vocabulary(read_manifest(data.exclude_labels_manifest,
+                                                                    data.exclude_labels_split)))
+    if data.max_rows_per_task is not None:
+        rows = cap_per_task(rows, data.max_rows_per_task, seed)
     if data.max_rows is not None and len(rows) > data.max_rows:
         rows = random.Random(seed).sample(rows, data.max_rows)
     return rows
+
+
+def without_answers(rows: list[TextRow], labels: list[str]) -> list[TextRow]:
+    """Rows whose answer is none of `labels` (compared case-insensitively)."""
+    excluded = {label.lower() for label in labels}
+    return [row for row in rows if row.answer.lower() not in excluded]
+
+
+def cap_per_task(rows: list[TextRow], limit: int, seed: int) -> list[TextRow]:
+    """At most `limit` rows of each task, a seeded random choice; the original order is kept."""
+    by_task: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_task.setdefault(row.task, []).append(index)
+    rng = random.Random(seed)
+    kept = sorted(i for indices in by_task.values() for i in (indices if len(indices) <= limit
+                                                               else rng.sample(indices, limit)))
+    return [rows[i] for i in kept]
 
 
 # -- embeddings, noise level, memory -------------------------------------------------------------

@@ -26,7 +26,7 @@ from auralign.data.corpus import captions as caption_lib
 from auralign.data.corpus.drums import hydrogen_clips
 from auralign.data.corpus.games import game_effect_clips, wesnoth_clips
 from auralign.data.corpus.labels import audioset_name
-from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures
+from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
 from auralign.data.corpus.render import render_notes
 from auralign.data.corpus.samples import lmms_clips, sonic_pi_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
@@ -248,7 +248,8 @@ def build_corpus(out: Path, sources: Sequence[str] | None = None, *, seed: int =
     report.timed("captions", started)
     started = time.monotonic()
     mixture_config = mixtures or MixtureConfig(seed=seed)
-    mixture_rows = make_mixtures(rows, corpus_home() / "audio" / "mixtures" / f"seed{seed}", mixture_config)
+    mixture_dir = mixture_folder(corpus_home() / "audio" / "mixtures", rows, mixture_config)
+    mixture_rows = make_mixtures(rows, mixture_dir, mixture_config)
     report.timed("mixtures", started)
     started = time.monotonic()
     text_rows = build_text_corpus(descriptions, rows, shared_data_dir() / "captions", unseen, seed)

@@ -9,8 +9,9 @@ index), so the same call writes the same files.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,16 @@ def mixture_captions(names: Sequence[str], starts: Sequence[int], background: st
         sequence = "First " + ", then ".join(ordered)
     captions.append(sequence + (f", with {background} in the background." if background else "."))
     return captions
+
+
+def mixture_folder(root: Path, rows: Sequence[ManifestRow], config: MixtureConfig) -> Path:
+    """`root/<digest>`: one folder per (source clips with their splits, config), so two corpora built
+    from different sources (or into different `--out` folders from the same cache) never overwrite
+    each other's mixture audio, while rebuilding the same corpus reuses its folder."""
+    digest = hashlib.sha256(repr(asdict(config)).encode())
+    for row in sorted(rows, key=lambda row: row.id):
+        digest.update(f"\n{row.id}\t{row.split}\t{row.audio}".encode())
+    return root / digest.hexdigest()[:16]
 
 
 def make_mixtures(rows: Sequence[ManifestRow], out_dir: Path, config: MixtureConfig | None = None,
