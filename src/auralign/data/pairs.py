@@ -2,13 +2,15 @@
 
 Each epoch draws, per clip, one window, one crop of at most `crop_tokens` tokens and one caption,
 from a generator seeded by (seed, epoch, index): the data an epoch sees depends only on those, so
-a resumed run or a run on more processes sees the same pairs.
+a resumed run or a run on more processes sees the same pairs. With augmented variants
+(`auralign.data.augmented`) the same generator first picks the original or one of its variants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,13 +43,22 @@ class Pair:
 
 
 class CachedPairs(Dataset):
+    """(tokens, text) pairs of `rows`; `variants` maps a row id to augmented copies of its audio."""
+
     def __init__(self, rows: Sequence[ManifestRow], cache: FeatureCache, seed: int = 0,
-                 crop_tokens: int | None = None, progress: bool = True) -> None:
+                 crop_tokens: int | None = None, progress: bool = True,
+                 variants: Mapping[str, Sequence[Path]] | None = None) -> None:
         failures = cache.ensure([row.audio for row in rows], progress=progress)
         failed = {str(path) for path, _ in failures}
         self.rows = [row for row in rows if str(row.audio) not in failed and texts_of(row)]
         if not self.rows:
             raise AuralignError("no usable training pairs (clips failed to load or have no text)")
+        self.sources = [[row.audio] for row in self.rows]
+        if variants:
+            extra = [path for row in self.rows for path in variants.get(row.id, ())]
+            broken = {str(path) for path, _ in cache.ensure(extra, progress=progress)}
+            for row, sources in zip(self.rows, self.sources, strict=True):
+                sources += [path for path in variants.get(row.id, ()) if str(path) not in broken]
         self.failures = failures
         self.cache = cache
         self.seed = seed
@@ -65,8 +76,9 @@ class CachedPairs(Dataset):
 
     def __getitem__(self, index: int) -> Pair:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        row = self.rows[index]
-        windows = self.cache.get(row.audio).windows()
+        row, sources = self.rows[index], self.sources[index]
+        audio = sources[rng.integers(len(sources))] if len(sources) > 1 else row.audio
+        windows = self.cache.get(audio).windows()
         tokens = windows[rng.integers(len(windows))]
         if self.crop_tokens and len(tokens) > self.crop_tokens:
             start = rng.integers(len(tokens) - self.crop_tokens + 1)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auralign.audio.augment import AugmentConfig
+from auralign.data.augmented import write_variants
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator
@@ -24,6 +26,8 @@ class DataConfig:
     window_seconds: float = 10.0
     crop_tokens: int | None = 54  # ~10 s of aiSFX tokens
     cache_dir: str | None = None  # default: $AURALIGN_HOME/features
+    augment_variants: int = 0  # augmented copies per training clip, written and encoded once (0: off)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -38,6 +42,12 @@ def split_rows(rows: list[ManifestRow], split: str) -> list[ManifestRow]:
     if not chosen:
         raise AuralignError(f"the manifest has no rows in split {split!r}")
     return chosen
+
+
+def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfig, seed: int) -> CachedPairs:
+    """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip."""
+    variants = write_variants(rows, data.augment_variants, data.augment, seed=seed)
+    return CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants)
 
 
 def zeroshot_eval_fn(rows: list[ManifestRow], cache: FeatureCache):
@@ -59,8 +69,7 @@ def train_clap(config: ClapRunConfig, resume: bool | str | Path = False) -> Path
     rows = read_manifest(config.data.manifest)
     model = ClapModel(config.model)
     cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
-    dataset = CachedPairs(split_rows(rows, config.data.train_split), cache, seed=config.train.seed,
-                          crop_tokens=config.data.crop_tokens)
+    dataset = training_pairs(split_rows(rows, config.data.train_split), cache, config.data, config.train.seed)
     text_table = TextFeatureTable(dataset.all_texts(), model.text_features) if model.text_is_frozen else None
     val_rows = [row for row in rows if row.split == config.data.val_split and row.labels]
     trainer = Trainer(model, config.train, dataset, collate_fn=pair_collator(text_table),

@@ -21,11 +21,11 @@ import torch
 
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
-from auralign.data.pairs import CachedPairs, Pair, label_caption, pair_collator
+from auralign.data.pairs import Pair, label_caption, pair_collator
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
 from auralign.models.collat import CollatConfig, CollatModel
-from auralign.training.clap import DataConfig
+from auralign.training.clap import DataConfig, training_pairs
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
 
@@ -130,7 +130,7 @@ def train_collat(config: CollatRunConfig, resume: bool | str | Path = False) -> 
         train_rows = with_template_captions(train_rows)
     if not train_rows:
         raise AuralignError(f"no labelled rows in split {config.data.train_split!r}")
-    dataset = CachedPairs(train_rows, cache, seed=config.train.seed, crop_tokens=config.data.crop_tokens)
+    dataset = training_pairs(train_rows, cache, config.data, config.train.seed)
     table = CaptionTable(model, dataset.all_texts())
     val_rows = [row for row in rows if row.split == config.data.val_split and row.labels]
     trainer = Trainer(model, config.train, dataset, collate_fn=collat_collator(table),

@@ -27,11 +27,11 @@ from torch.utils.data import Dataset
 
 from auralign.data.feature_cache import FeatureCache, WindowPolicy, pad_tokens
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
-from auralign.data.pairs import CachedPairs, pair_collator, texts_of
+from auralign.data.pairs import pair_collator, texts_of
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import evaluate_zeroshot
 from auralign.models.slit import CAPTION_INSTRUCTION, CLASSIFICATION_INSTRUCTION, SlitConfig, SlitModel
-from auralign.training.clap import DataConfig
+from auralign.training.clap import DataConfig, training_pairs
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
 
@@ -200,7 +200,7 @@ def train_slit(config: SlitRunConfig, resume: bool | str | Path = False) -> Path
     model = build_model(config)
     cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
     if config.model.stage == 1:
-        dataset: Dataset = CachedPairs(train_rows, cache, seed=config.train.seed, crop_tokens=config.data.crop_tokens)
+        dataset: Dataset = training_pairs(train_rows, cache, config.data, config.train.seed)
         collate = pair_collator()
     else:
         dataset = InstructionExamples(train_rows, cache, stage_tasks(config), seed=config.train.seed,
