@@ -24,6 +24,7 @@ from auralign.errors import AudioLoadError
 from auralign.paths import auralign_home
 from auralign.progress import progress_bar
 
+
 def augmented_root() -> Path:
     return auralign_home() / "augmented"
 
