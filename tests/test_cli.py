@@ -181,3 +181,13 @@ def test_data_from_folder_writes_a_manifest(tmp_path: Path) -> None:
     assert "wrote 2 rows with 2 labels" in stderr
     records = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     assert [(r["audio"], r["labels"]) for r in records] == [("dog_bark/a.wav", ["dog bark"]), ("rain/a.wav", ["rain"])]
+
+
+def test_the_cli_starts_without_importing_torch() -> None:
+    """`auralign --help` and argument errors stay fast: torch is imported only by commands that run."""
+    import subprocess
+    import sys
+
+    code = "import sys, auralign.cli.main; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -15,7 +15,6 @@ from rich.table import Table
 
 from auralign.audio.io import find_audio_files
 from auralign.cli.common import console, print_json, stdout, user_errors
-from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.errors import AuralignError
 
 
@@ -68,6 +67,7 @@ def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json
 
         result = encoder_clip_embeddings(load_audio_encoder(), files, window_seconds=window_seconds)
     else:
+        from auralign.data.feature_cache import FeatureCache, WindowPolicy
         from auralign.models.factory import load_model
 
         model = load_model(model_name)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from auralign.cli.common import print_json, stdout, user_errors
-from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import read_manifest
+
+if TYPE_CHECKING:
+    from auralign.data.feature_cache import FeatureCache
 
 app = typer.Typer(help="Evaluate a model on a manifest.", no_args_is_help=True)
 
@@ -32,6 +34,8 @@ def _print_summary(result: dict[str, Any], keys: list[str]) -> None:
 
 
 def _cache(stack: ExitStack, encoder: Any, persistent: bool) -> FeatureCache:
+    from auralign.data.feature_cache import FeatureCache  # torch: imported when a command runs
+
     root = None if persistent else stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
     return FeatureCache(encoder, root=root)
 

@@ -1,8 +1,5 @@
-"""MATS commands: `train` (text-only training) and `santa-figure` (Figure 3 of the paper: text and audio
-embeddings before and after each modality transfer, projected to 2-D).
-
-Also runnable on its own: `python -m auralign.cli.mats_cmd train key=value ...`.
-"""
+"""`auralign mats santa-figure`: Figure 3 of the paper, text and audio embeddings before and after each
+modality transfer, projected to 2-D. Training is `auralign train mats`."""
 
 from __future__ import annotations
 
@@ -11,31 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import typer
 
 from auralign.cli.common import console, user_errors
 
-app = typer.Typer(help="MATS: text-only training and the Santa figure.", no_args_is_help=True)
+app = typer.Typer(help="MATS: the Santa figure (training is `auralign train mats`).", no_args_is_help=True)
 
 
 @app.callback()
 def mats() -> None:
-    """MATS: text-only training and the Santa figure."""
-
-
-@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@user_errors
-def train(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.max_steps=200"),
-          config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
-          resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint.")) -> None:
-    """Train MATS on (text, instruction, answer) rows; no audio is read while training."""
-    from auralign.training.config import load_config
-    from auralign.training.mats import MatsRunConfig, train_mats
-
-    run_config = load_config(MatsRunConfig, config, overrides or [])
-    final = train_mats(run_config, resume=resume)
-    console.print(f"final model: {final}")
+    """MATS: the Santa figure (training is `auralign train mats`)."""
 
 
 @app.command("santa-figure")
@@ -84,6 +66,8 @@ class Panel:
 def santa_panels(model, manifest: Path, split: str | None, clips: int, seed: int) -> dict[str, Panel]:
     """The paper's Figure 3 variants: (a) CLAP, (b) text + Gaussian noise, (c) memory bank only
     (audio replaced by its softmax mix of memory entries, no k-means), (d) Santa."""
+    import torch
+
     from auralign.data.feature_cache import FeatureCache
     from auralign.data.manifest import read_manifest
     from auralign.data.pairs import texts_of

@@ -9,7 +9,6 @@ import typer
 from auralign.cli.audio_cmds import report_failures
 from auralign.cli.common import console, user_errors
 from auralign.data.manifest import read_manifest
-from auralign.data.shards import write_shards
 
 
 @user_errors
@@ -23,6 +22,8 @@ def shards(
     strict: bool = typer.Option(False, help="Exit non-zero if any clip fails."),
 ) -> None:
     """Write WebDataset shards (audio + JSON metadata per clip); bad clips are listed and left out."""
+    from auralign.data.shards import write_shards  # imports torch: only when the command runs
+
     rows = read_manifest(manifest, split)
     failures: list[tuple[Path, str]] = []
     written = write_shards(rows, out_dir, max_count=max_count, max_size=int(max_size_mb * 1e6),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from auralign.cli import collat_cmd, mats_cmd, slit_cmd
+from auralign.cli import collat_cmd, slit_cmd
 from auralign.cli.common import console, user_errors
 
 app = typer.Typer(help="Train a model (configs are YAML files; key=value arguments override them).",
@@ -40,4 +40,15 @@ def collat(overrides: list[str] = typer.Argument(None, help="key=value overrides
 
 
 app.command("slit", context_settings=EXTRA_ARGS)(slit_cmd.train)
-app.command("mats", context_settings=EXTRA_ARGS)(mats_cmd.train)
+
+
+@app.command("mats", context_settings=EXTRA_ARGS)
+@user_errors
+def mats(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.max_steps=200"),
+         config: Path | None = CONFIG, resume: bool = RESUME) -> None:
+    """Train MATS on (text, instruction, answer) rows; no audio is read while training."""
+    from auralign.training.config import load_config
+    from auralign.training.mats import MatsRunConfig, train_mats
+
+    final = train_mats(load_config(MatsRunConfig, config, overrides or []), resume=resume)
+    console.print(f"final model: {final}")
