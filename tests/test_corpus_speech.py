@@ -1,4 +1,4 @@
-"""Speech sources on tiny fake package trees: Asterisk voices, KLettres letters and syllables, GCompris bundles."""
+"""Speech sources on tiny fake package trees: Asterisk voices, KLettres, GCompris bundles, Fish Fillets voice packs."""
 
 import struct
 import zlib
@@ -13,6 +13,7 @@ from auralign.data.corpus.speech import (
     ENGLISH_VOICE,
     asterisk_clips,
     asterisk_label,
+    fillets_clips,
     gcompris_clips,
     klettres_clips,
     parse_voice,
@@ -158,3 +159,22 @@ def test_gcompris_clips_extract_only_labelled_recordings_once(tmp_path):
     mtime = clips[0].path.stat().st_mtime_ns
     assert [c.path for c in gcompris_clips([source])] == [clips[0].path]
     assert clips[0].path.stat().st_mtime_ns == mtime
+
+
+def test_fillets_clips_keep_the_fish_dialog_lines_of_each_voice_pack(tmp_path):
+    game = tmp_path / "game/usr/share/games/fillets-ng"
+    (game / "script/airplane").mkdir(parents=True)
+    (game / "script/airplane/dialogs_cs.lua").write_text(
+        'dialogId("let-m-divna", "font_small", "What a strange ship?")\ndialogStr("Co je to za divnou lo\\u010f?")\n'
+        'dialogId("let-v-vrak", "font_big", "A wreck.")\ndialogStr("Vrak.")\n'
+        'dialogId("let-p-ahoj", "font_parrot", "Hello.")\ndialogStr("Ahoj.")\n')
+    voices = tmp_path / "cs/usr/share/games/fillets-ng/sound"
+    for name in ("let-m-divna", "let-v-vrak0", "let-p-ahoj", "z-c-1"):
+        write_clip(voices / f"airplane/cs/{name}.ogg", "OGG")
+    write_clip(voices / "share/sp-bubles_00.ogg", "OGG")
+    clips = list(fillets_clips([package(tmp_path / "game", "fillets-ng-data"),
+                                package(tmp_path / "cs", "fillets-ng-data-cs")]))
+    assert [(c.group, c.labels, c.extra["speaker"]) for c in clips] == [
+        ("cs/airplane/let-m-divna", ["czech speech"], "small fish"), ("cs/airplane/let-v-vrak0", ["czech speech"], "big fish")]
+    assert clips[1].extra == {"language": "cs", "speaker": "big fish", "text": "Vrak.", "prompt": "airplane/let-v-vrak0"}
+    assert clips[0].source == "fillets-ng-data-cs" and clips[0].kind == "speech"

@@ -30,7 +30,13 @@ from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures
 from auralign.data.corpus.render import render_notes
 from auralign.data.corpus.samples import lmms_clips, sonic_pi_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
-from auralign.data.corpus.speech import asterisk_clips, fsdd_clips, gcompris_clips, klettres_clips
+from auralign.data.corpus.speech import (
+    asterisk_clips,
+    fillets_clips,
+    fsdd_clips,
+    gcompris_clips,
+    klettres_clips,
+)
 from auralign.data.corpus.splits import SPLITS, SplitConfig, assign_splits, check_splits
 from auralign.data.corpus.text_corpus import build_text_corpus
 from auralign.data.manifest import ManifestRow, write_manifest
@@ -58,6 +64,7 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     SourceSpec("asterisk-it-menardi", ("asterisk-prompt-it-menardi-wav",), asterisk_clips),
     SourceSpec("klettres", ("klettres-data",), klettres_clips),
     SourceSpec("gcompris", ("gcompris-qt-data",), gcompris_clips),
+    SourceSpec("fillets", ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl"), fillets_clips),
     SourceSpec("fluidr3", ("fluid-soundfont-gm",), _render_source),
     SourceSpec("fsdd", (), fsdd_clips),
     *(SourceSpec(name, (package,), game_effect_clips, optional=True) for name, package in (

@@ -1,5 +1,5 @@
-"""Speech and other recorded voices: Asterisk's prompts, KLettres's letters and syllables, FSDD's digits,
-and the real recordings inside GCompris's resource bundles.
+"""Speech and other recorded voices: Asterisk's prompts, KLettres's letters and syllables, the Fish Fillets
+voice packs, FSDD's digits, and the real recordings inside GCompris's resource bundles.
 
 Asterisk: each voice's prompts sit in a folder named `<language>_<REGION>_<f|m>_<Speaker>`
 (`es_MX_f_Allison`), which gives the language, the speaker's gender and the speaker. Prompts are
@@ -12,7 +12,9 @@ of monkeys) are the same recordings in every voice's folder: tones are taken fro
 only and `tt-monkeys` not at all, so copies of one sound never land in different splits.
 
 KLettres: contributors recorded the alphabet and a set of syllables of their language ("spoken letter
-in french", "spoken syllable in french"). FSDD keeps its speaker split (`extra["preset_split"]`).
+in french", "spoken syllable in french"). Fish Fillets NG: the two fish's dialog lines in the Czech
+and Dutch voice packs ("czech speech"), found through the game's dialog scripts. FSDD keeps its
+speaker split (`extra["preset_split"]`).
 """
 
 from __future__ import annotations
@@ -268,6 +270,48 @@ def gcompris_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
             relative = path.relative_to(extracted).as_posix()
             yield SourceClip(path=path, labels=[label], group=relative, source=package.name, kind=kind,
                              extra={"bundle": path.parent.name})
+
+
+# --- Fish Fillets NG voice packs -----------------------------------------------------------------
+
+FILLETS_DATA = "usr/share/games/fillets-ng"
+_DIALOG = re.compile(r'dialogId\("([^"]+)",\s*"?(\w+)"?,\s*"(?:[^"\\]|\\.)*"\)\s*dialogStr\("((?:[^"\\]|\\.)*)"\)')
+# The two fish, voiced by the voice pack's actors; the other characters (a parrot, a robot dog, vikings,
+# a statue, ...) are left out, as some may be processed voices.
+FILLETS_FISH = {"font_small": "small fish", "font_big": "big fish"}
+
+
+def fillets_dialogs(scripts: Path, language: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(level, dialog id) -> (fish, line) from the game's `script/<level>/dialogs_<language>.lua`."""
+    dialogs = {}
+    for file in sorted(scripts.glob(f"*/dialogs_{language}.lua")):
+        for dialog_id, font, line in _DIALOG.findall(file.read_text(errors="replace")):
+            if font in FILLETS_FISH:
+                dialogs[(file.parent.name, dialog_id)] = (FILLETS_FISH[font], line)
+    return dialogs
+
+
+def fillets_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
+    """Spoken lines of the voice packs (`sound/<level>/<language>/<dialog id>[variant].ogg`).
+
+    The first package is the game data, whose dialog scripts say which files are a fish's spoken lines;
+    other files (other characters, the ending's numbers, the briefing tape) are left out.
+    """
+    game, *voice_packs = packages
+    for package in voice_packs:
+        for language_folder in sorted((package.root / FILLETS_DATA / "sound").glob("*/*")):
+            language = LANGUAGES.get(language_folder.name)
+            if language is None:
+                continue
+            level = language_folder.parent.name
+            dialogs = fillets_dialogs(game.root / FILLETS_DATA / "script", language_folder.name)
+            for path in sorted(language_folder.glob("*.ogg")):
+                dialog = dialogs.get((level, path.stem)) or dialogs.get((level, path.stem.rstrip("0123456789")))
+                if dialog:
+                    yield SourceClip(path=path, labels=[f"{language} speech"],
+                                     group=f"{language_folder.name}/{level}/{path.stem}", source=package.name,
+                                     kind="speech", extra={"language": language_folder.name, "speaker": dialog[0],
+                                                           "text": dialog[1], "prompt": f"{level}/{path.stem}"})
 
 
 # --- FSDD -----------------------------------------------------------------------------------------
