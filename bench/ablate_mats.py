@@ -16,6 +16,8 @@ are computed once; each variant only re-runs Santa, the mapper and the LLM.
 
     python bench/ablate_mats.py --model runs/mats-fsdd/final --no-noise-model runs/mats-fsdd-nogn/final \\
         --eval runs/fsdd/manifest.jsonl:test --max-clips 100 --out bench/results/mats_ablation
+
+`--balances 0.1 0.5 --variants lambda` evaluates only Santa at those lambdas: the lambda search, on val.
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def main() -> None:
     parser.add_argument("--max-clips", type=int, default=None)
     parser.add_argument("--captions", action="store_true", help="also caption and score against row captions")
     parser.add_argument("--variants", nargs="*", default=None, help="only variants whose name contains one of these")
+    parser.add_argument("--balances", type=float, nargs="*", default=[],
+                        help="also evaluate full Santa at each of these lambdas (a search to run on val only)")
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/mats_ablation"))
@@ -135,7 +139,7 @@ def main() -> None:
         rows = spread_sample(read_manifest(manifest, split), args.max_clips, args.seed)
         class_names = label_vocabulary(read_manifest(manifest, split))
         embeddings = {key: audio_embeddings(model, rows) for key, model in models.items()}
-        for variant in VARIANTS:
+        for variant in VARIANTS + [Variant(f"Santa, lambda={b:g}", balance=b) for b in args.balances]:
             if variant.no_noise_model not in models:
                 continue
             if args.variants and not any(part in variant.name for part in args.variants):
