@@ -181,7 +181,7 @@ def klettres_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
 
 GCOMPRIS_RCC = "usr/share/gcompris-qt/rcc"
 GCOMPRIS_EXTRACTED = "audio-extracted"
-# (bundle, file stem) -> label, for the real recordings: farm animals, instruments (each a short phrase
+# bundle -> file stem -> (label, kind) for the real recordings: farm animals, instruments (each a 4-12 s phrase
 # played on the instrument), Lionel Allorge's field recordings in memory-sound, a freesound helicopter.
 # Left out: music pieces, interface blips, and names that do not say what is heard (LRWeird_*, LRHits_01,
 # LRObject_falling_*, LRFireballs_01, LRRing_01, LRLaPause_short, the frogs-in-a-storm mixture).
