@@ -70,7 +70,10 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     *(SourceSpec(name, (package,), game_effect_clips, optional=True) for name, package in (
         ("0ad", "0ad-data"), ("supertuxkart", "supertuxkart-data"), ("openttd", "openttd-opensfx"),
         ("hedgewars", "hedgewars-data"), ("freeciv", "freeciv-data"), ("extremetuxracer", "extremetuxracer-data"),
-        ("pingus", "pingus-data"), ("frozen-bubble", "frozen-bubble-data"))),
+        ("pingus", "pingus-data"), ("frozen-bubble", "frozen-bubble-data"), ("scorched3d", "scorched3d-data"),
+        ("minetest", "minetest-data"), ("redeclipse", "redeclipse-data"), ("warmux", "warmux-data"),
+        ("supertux", "supertux-data"), ("freedroidrpg", "freedroidrpg-data"), ("tuxpaint", "tuxpaint-data"),
+        ("bzflag", "bzflag-data"), ("tuxfootball", "tuxfootball"))),
 )}
 DEFAULT_SOURCES = tuple(name for name, spec in SOURCES.items() if not spec.optional)
 NON_DEBIAN_CREDITS = {

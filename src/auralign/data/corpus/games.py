@@ -15,6 +15,7 @@ from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
 from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
+from auralign.data.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS, OPENTTD_PACKAGE, action_game_clips
 from auralign.data.corpus.games_0ad import zero_ad_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip
 from auralign.errors import AuralignError
@@ -90,17 +91,15 @@ def wesnoth_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
                                  source=package.name, kind=kind)
 
 
-# Packages named as sources whose sounds are not read yet, and why (they contribute no clips).
-UNPARSED_PACKAGES = {"openttd-opensfx": "its sounds are packed in opensfx.cat, which is not parsed yet"}
-
-
 def game_effect_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
     """Clips of the large optional game-data packages, labelled by their reviewed path rules."""
     for package in packages:
         if package.name == "0ad-data":
             yield from zero_ad_clips(package)
+        elif package.name in ACTION_PACKAGE_SOUNDS or package.name == OPENTTD_PACKAGE:
+            yield from action_game_clips(package)
         elif package.name in PACKAGE_SOUNDS:
             sounds = PACKAGE_SOUNDS[package.name]
             yield from rule_clips(package, package.root / sounds.sound_dir, sounds)
-        elif package.name not in UNPARSED_PACKAGES:
+        else:
             raise AuralignError(f"no sound rules for package {package.name}")
