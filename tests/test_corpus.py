@@ -331,3 +331,17 @@ def test_restrict_training_labels_nests_and_keeps_test_splits():
     for subset in (small, large):
         assert [r.id for r in subset if r.split in ("test", "test_unseen")] == \
                [r.id for r in rows if r.split in ("test", "test_unseen")]
+
+
+AUDIOSET_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels" / "audioset_class_labels_indices.csv"
+
+
+@pytest.mark.skipif(not AUDIOSET_CSV.is_file(), reason="needs ../shared/data/labels")
+def test_every_audioset_synonym_is_a_real_display_name():
+    import csv
+
+    from auralign.data.corpus.labels import AUDIOSET_SYNONYMS
+
+    with open(AUDIOSET_CSV, newline="") as handle:
+        names = {row["display_name"] for row in csv.DictReader(handle)}
+    assert sorted(label for label, name in AUDIOSET_SYNONYMS.items() if name not in names) == []

@@ -73,7 +73,9 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
         ("pingus", "pingus-data"), ("frozen-bubble", "frozen-bubble-data"), ("scorched3d", "scorched3d-data"),
         ("minetest", "minetest-data"), ("redeclipse", "redeclipse-data"), ("warmux", "warmux-data"),
         ("supertux", "supertux-data"), ("freedroidrpg", "freedroidrpg-data"), ("tuxpaint", "tuxpaint-data"),
-        ("bzflag", "bzflag-data"), ("tuxfootball", "tuxfootball"))),
+        ("bzflag", "bzflag-data"), ("tuxfootball", "tuxfootball"), ("warzone2100", "warzone2100-data"),
+        ("widelands", "widelands-data"), ("megaglest", "megaglest-data"), ("freeorion", "freeorion-data"),
+        ("lincity-ng", "lincity-ng-data"), ("openclonk", "openclonk-data"))),
 )}
 DEFAULT_SOURCES = tuple(name for name, spec in SOURCES.items() if not spec.optional)
 NON_DEBIAN_CREDITS = {

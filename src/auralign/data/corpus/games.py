@@ -16,6 +16,7 @@ from pathlib import Path
 from auralign.audio.io import AUDIO_EXTENSIONS
 from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
 from auralign.data.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS, OPENTTD_PACKAGE, action_game_clips
+from auralign.data.corpus.game_rules_strategy import STRATEGY_PACKAGE_SOUNDS, strategy_game_clips
 from auralign.data.corpus.games_0ad import zero_ad_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip
 from auralign.errors import AuralignError
@@ -98,6 +99,8 @@ def game_effect_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
             yield from zero_ad_clips(package)
         elif package.name in ACTION_PACKAGE_SOUNDS or package.name == OPENTTD_PACKAGE:
             yield from action_game_clips(package)
+        elif package.name in STRATEGY_PACKAGE_SOUNDS:
+            yield from strategy_game_clips(package)
         elif package.name in PACKAGE_SOUNDS:
             sounds = PACKAGE_SOUNDS[package.name]
             yield from rule_clips(package, package.root / sounds.sound_dir, sounds)
