@@ -20,7 +20,7 @@ from auralign.data.corpus.mixtures import MixtureConfig, make_mixtures, mixture_
 from auralign.data.corpus.render import Note, note_name, write_midi
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package, read_license
 from auralign.data.corpus.speech import asterisk_label
-from auralign.data.corpus.splits import SplitConfig, assign_splits, check_splits
+from auralign.data.corpus.splits import SplitConfig, assign_splits, check_splits, drop_duplicate_recordings
 from auralign.data.corpus.text_corpus import build_text_corpus
 from auralign.data.manifest import ManifestRow, read_manifest
 from auralign.errors import AudioLoadError
@@ -196,6 +196,20 @@ def test_check_splits_finds_a_group_in_two_splits():
     assert check_splits(rows) and "g0-0" in check_splits(rows)[0]
 
 
+def test_one_recording_listed_twice_is_kept_once_or_dropped_when_its_labels_disagree():
+    rows = [ManifestRow(audio=Path("/c/hat.flac"), labels=["closed hi-hat"], id="a"),
+            ManifestRow(audio=Path("/c/hat.flac"), labels=["pedal hi-hat"], id="b"),
+            ManifestRow(audio=Path("/c/kick.flac"), labels=["kick drum"], id="c"),
+            ManifestRow(audio=Path("/c/kick.flac"), labels=["kick drum"], id="d"),
+            ManifestRow(audio=Path("/c/snare.flac"), labels=["snare drum"], id="e")]
+    assert any("hat.flac is listed 2 times" in problem for problem in check_splits(rows))
+    kept, ambiguous = drop_duplicate_recordings(rows)
+    assert [row.id for row in kept] == ["c", "e"] and ambiguous == 1
+    assert not any("listed" in problem for problem in check_splits(kept))
+    twins = [ManifestRow(audio=Path(f"/c/{k}.flac"), labels=["x"], id="same") for k in "pq"]
+    assert any("clip id same is used 2 times" in problem for problem in check_splits(twins))
+
+
 def test_captions_collat_first_templates_and_descriptions():
     captions = clip_captions(["cowbell"], "drum", {}, "id1", {"cowbell": "A bright metallic clank."})
     assert captions[0] == "This is a sound of cowbell."
@@ -345,3 +359,11 @@ def test_every_audioset_synonym_is_a_real_display_name():
     with open(AUDIOSET_CSV, newline="") as handle:
         names = {row["display_name"] for row in csv.DictReader(handle)}
     assert sorted(label for label, name in AUDIOSET_SYNONYMS.items() if name not in names) == []
+
+
+def test_rendered_clips_keep_their_instrument_folder_in_the_id(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_module, "corpus_home", lambda: tmp_path)
+    clips = [SourceClip(path=tmp_path / "render" / "fluidr3" / "melodic" / program / "n000_p38_v93.flac",
+                        labels=["x"], group="g", source="fluidr3", kind="instrument") for program in ("000", "095")]
+    originals = [build_module._relative_original(clip, []) for clip in clips]
+    assert originals == ["render/fluidr3/melodic/000/n000_p38_v93.flac", "render/fluidr3/melodic/095/n000_p38_v93.flac"]

@@ -37,7 +37,13 @@ from auralign.data.corpus.speech import (
     gcompris_clips,
     klettres_clips,
 )
-from auralign.data.corpus.splits import SPLITS, SplitConfig, assign_splits, check_splits
+from auralign.data.corpus.splits import (
+    SPLITS,
+    SplitConfig,
+    assign_splits,
+    check_splits,
+    drop_duplicate_recordings,
+)
 from auralign.data.corpus.text_corpus import build_text_corpus
 from auralign.data.manifest import ManifestRow, write_manifest
 from auralign.errors import AudioLoadError, AuralignError
@@ -189,10 +195,12 @@ class Converter:
 
 
 def _relative_original(clip: SourceClip, packages: list[DebianPackage]) -> str:
-    for package in packages:
-        if clip.path.is_relative_to(package.root):
-            return clip.path.relative_to(package.root).as_posix()
-    return clip.path.name
+    """The clip's path inside its package, or inside the corpus cache for rendered or extracted
+    files: never just the file name, which repeats across rendered instruments."""
+    for root in [package.root for package in packages] + [corpus_home()]:
+        if clip.path.is_relative_to(root):
+            return clip.path.relative_to(root).as_posix()
+    return clip.path.as_posix()
 
 
 def collect_rows(source: str, report: BuildReport, log: Callable[[str], None]) -> list[ManifestRow]:
@@ -248,6 +256,9 @@ def build_corpus(out: Path, sources: Sequence[str] | None = None, *, seed: int =
     report = BuildReport()
     names = resolve_sources(sources)
     rows = [row for name in names for row in collect_rows(name, report, log)]
+    rows, ambiguous = drop_duplicate_recordings(rows)
+    if ambiguous:
+        report.failures["one recording under several labels (left out)"] += ambiguous
     if not rows:
         raise AuralignError("no clips were collected")
     started = time.monotonic()

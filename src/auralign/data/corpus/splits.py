@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,9 +90,32 @@ def _set(rows: list[ManifestRow], split: str) -> None:
         row.split = split
 
 
+def drop_duplicate_recordings(rows: Sequence[ManifestRow]) -> tuple[list[ManifestRow], int]:
+    """One row per audio file. A package may list one sample under several names (a Hydrogen kit
+    can use one hi-hat recording as both "closed" and "pedal" hi-hat): a file listed again with the
+    same labels is kept once; a file listed with different labels is ambiguous and left out entirely.
+    Returns the kept rows and the number of ambiguous files."""
+    by_audio: dict[str, list[ManifestRow]] = defaultdict(list)
+    for row in rows:
+        by_audio[str(row.audio)].append(row)
+    kept, ambiguous = [], 0
+    for copies in by_audio.values():
+        if len({tuple(sorted(row.labels)) for row in copies}) == 1:
+            kept.append(copies[0])
+        else:
+            ambiguous += 1
+    return kept, ambiguous
+
+
 def check_splits(rows: Sequence[ManifestRow]) -> list[str]:
     """Violations of the split rules (empty when the splits are clean)."""
     problems = []
+    for key, count in Counter(str(row.audio) for row in rows).items():
+        if count > 1:
+            problems.append(f"audio file {key} is listed {count} times")
+    for key, count in Counter(row.id for row in rows).items():
+        if count > 1:
+            problems.append(f"clip id {key} is used {count} times")
     split_of: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         split_of[row.group or row.id].add(str(row.split))
