@@ -321,3 +321,13 @@ def test_later_stages_require_init_from(backbones: dict[str, Path], tmp_path: Pa
     config = SlitRunConfig(model=tiny_config(backbones, 2), data=SlitDataConfig(manifest=str(write_manifest(tmp_path))))
     with pytest.raises(AuralignError, match="init_from"):
         train_slit(config)
+
+
+def test_the_shipped_slit_loads_by_name_ranks_and_generates() -> None:
+    shipped = load_model("slit")
+    assert isinstance(shipped, SlitModel) and shipped.config.stage == 3
+    assert isinstance(shipped, CandidateScorer) and isinstance(shipped, AudioTextGenerator)
+    tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
+    scores = shipped.score_candidates(tokens, mask, ["dog bark", "piano", "rain"])
+    assert scores.shape == (1, 3) and torch.isfinite(scores).all()
+    assert isinstance(shipped.generate(tokens, mask, max_new_tokens=4)[0], str)
