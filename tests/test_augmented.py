@@ -12,6 +12,7 @@ from auralign.audio.augment import AugmentConfig
 from auralign.data.augmented import write_variants
 from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import CachedPairs
+from auralign.errors import AuralignError
 from test_feature_cache import write_clip
 from test_pairs import cache  # noqa: F401  (fixture)
 
@@ -51,6 +52,13 @@ def test_pitch_dependent_labels_are_never_pitch_shifted(tmp_path: Path) -> None:
     shifted = write_variants(rows, 1, ONLY_PITCH, root=tmp_path / "aug", progress=False)["c0-shiftable"][0]
     original = sf.read(rows[0].audio)[0]
     assert len(sf.read(kept)[0]) == len(original) and len(sf.read(shifted)[0]) != len(original)
+
+
+def test_repeated_clip_ids_are_refused(tmp_path: Path) -> None:
+    rows = make_rows(tmp_path / "clips", 2)
+    rows[1].id = rows[0].id
+    with pytest.raises(AuralignError, match="unique"):
+        write_variants(rows, 1, root=tmp_path / "aug", progress=False)
 
 
 def test_unreadable_clips_get_no_variants(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ same settings reuses the files; changing any augmentation setting changes the fo
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import soundfile as sf
 from auralign.audio.augment import AugmentConfig, augment
 from auralign.audio.io import load_audio
 from auralign.data.manifest import ManifestRow
-from auralign.errors import AudioLoadError
+from auralign.errors import AudioLoadError, AuralignError
 from auralign.paths import auralign_home
 from auralign.progress import progress_bar
 
@@ -47,6 +48,9 @@ def write_variants(rows: Sequence[ManifestRow], variants: int, config: AugmentCo
     """
     if variants <= 0:
         return {}
+    repeated = [key for key, count in Counter(row.id for row in rows).items() if count > 1]
+    if repeated:  # variants are looked up by id: a repeated id would hand one clip another's copies
+        raise AuralignError(f"clip ids must be unique to augment, repeated: {', '.join(repeated[:3])}")
     config = config or AugmentConfig()
     folder = (root or augmented_root()) / config.fingerprint() / f"seed{seed}"
     result: dict[str, list[Path]] = {}

@@ -77,6 +77,7 @@ class CachedPairs(Dataset):
     def __getitem__(self, index: int) -> Pair:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         row, sources = self.rows[index], self.sources[index]
+        # No draw without variants, so runs without augmentation keep their earlier data order.
         audio = sources[rng.integers(len(sources))] if len(sources) > 1 else row.audio
         windows = self.cache.get(audio).windows()
         tokens = windows[rng.integers(len(windows))]
