@@ -84,6 +84,16 @@ def test_only_mapper_and_lora_train(model: MatsModel) -> None:
     assert not model.alignment.training
 
 
+def test_without_lora_only_the_mapper_trains(folders: dict[str, Path]) -> None:
+    mats = MatsModel(tiny_config(folders, lora_rank=0))
+    mats.build_memory(mats.embed_text(TEXTS))
+    mats.train()
+    mats.training_loss(batch_of(mats))["loss"].backward()
+    trainable = {name for name, p in mats.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith("mapper.") for name in trainable)
+    assert all(p.grad is not None for name, p in mats.named_parameters() if p.requires_grad)
+
+
 def test_noise_is_fresh_every_step_and_absent_when_zero(model: MatsModel) -> None:
     model.eval()
     batch = batch_of(model)

@@ -45,7 +45,7 @@ class MatsConfig:
     mapper_heads: int = 8
     mapper_ff_mult: int = 2
     dropout: float = 0.1
-    lora_rank: int = 8
+    lora_rank: int = 8  # 0: no LoRA
     lora_alpha: float = 32.0  # scaling alpha / rank = 4, as the paper
     lora_dropout: float = 0.1
     lora_targets: list[str] | None = None  # None: peft's default for the architecture (q_proj, v_proj)
@@ -117,7 +117,9 @@ class MatsModel(PretrainedModel):
         self.alignment.eval()
         self.audio_encoder = self.alignment.audio_encoder
         self.language_model = language_model or load_language_model_copy(config.language_model)
-        self.language_model.add_lora(config.lora_rank, config.lora_alpha, config.lora_dropout, config.lora_targets)
+        if config.lora_rank > 0:  # 0: the LLM stays entirely frozen and only the mapper learns
+            self.language_model.add_lora(config.lora_rank, config.lora_alpha, config.lora_dropout,
+                                         config.lora_targets)
         embed_dim = self.alignment.embed_text(["a"]).shape[-1]
         token_std = float(self.language_model.embed(torch.arange(256)).std())
         self.mapper = Mapper(embed_dim, self.language_model.hidden_size, config, output_std=token_std)
