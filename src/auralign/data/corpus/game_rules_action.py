@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auralign.data.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.errors import AuralignError
 from auralign.paths import auralign_home
 
@@ -277,10 +277,7 @@ def openttd_clips(package: DebianPackage) -> Iterator[SourceClip]:
     for entry in entries:
         out = folder / f"{entry.stem}.wav"
         if table.label(out.name) and not (out.is_file() and out.stat().st_size == len(entry.wav)):
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_bytes(entry.wav)
-            tmp.replace(out)
+            write_extracted(out, entry.wav)
     recording = {entry.stem: entry.recording for entry in entries}
     for clip in rule_clips(package, folder, GameSounds(".", RULES_OPENTTD)):
         if clip.path.stem in recording:  # not a file left by another version of the package

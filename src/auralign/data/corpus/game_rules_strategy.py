@@ -31,7 +31,7 @@ from pathlib import Path
 from auralign.audio.io import AUDIO_EXTENSIONS
 from auralign.data.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
 from auralign.data.corpus.games_0ad import EXTRACTED, extract_labelled_audio
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.errors import AuralignError
 
 # Warzone 2100: `audio/` of base.wz. The "pcv" lines are the "female computer voice" (Warzone 2100
@@ -301,12 +301,8 @@ def extract_c4group_audio(group: Path, target: Path, table: RuleTable) -> None:
     data = gzip.decompress(b"\x1f\x8b" + raw[2:])
     for name, body in c4group_members(data):
         out = target / name
-        if out.suffix.lower() not in AUDIO_EXTENSIONS or out.is_file() or table.label(name) is None:
-            continue
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_bytes(body)
-        tmp.replace(out)
+        if out.suffix.lower() in AUDIO_EXTENSIONS and not out.is_file() and table.label(name) is not None:
+            write_extracted(out, body)
 
 
 _UNPACK: dict[str, Callable[[DebianPackage, Path, RuleTable], None]] = {

@@ -84,6 +84,15 @@ def fetch_package(name: str, root: Path | None = None) -> DebianPackage:
     return package
 
 
+def write_extracted(path: Path, data: bytes) -> None:
+    """Write a file copied out of a package archive through a `.part` file, so an interrupted build
+    never leaves a truncated file that the next build (which keeps existing files) takes as done."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def _download(name: str, folder: Path) -> Path:
     existing = sorted(folder.glob(f"{name}_*.deb"))
     if existing:

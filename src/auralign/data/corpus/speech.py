@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.data.fsdd import fsdd_rows
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -255,8 +255,7 @@ def extract_gcompris_audio(rcc_folder: Path, target: Path) -> dict[Path, tuple[s
             if labelled and Path(member).suffix in {".ogg", ".wav"}:
                 file = target / bundle_name / Path(member).name
                 if not file.is_file():
-                    file.parent.mkdir(parents=True, exist_ok=True)
-                    file.write_bytes(content)
+                    write_extracted(file, content)
                 wanted[file] = labelled
         found.update(sorted(wanted.items()))
     return found
