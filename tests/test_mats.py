@@ -4,6 +4,7 @@ checkpoints, and a training run during which any attempt to read audio fails the
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from auralign.data.manifest import ManifestRow
+from auralign.errors import AuralignError
 from auralign.models.clap import ClapConfig, ClapModel
 from auralign.models.factory import load_model
 from auralign.models.mats import MatsConfig, MatsModel
@@ -23,6 +25,7 @@ from auralign.training.mats import (
     cap_per_task,
     caption_rows,
     label_rows,
+    load_mapper_weights,
     read_text_corpus,
     train_mats,
     without_answers,
@@ -199,6 +202,40 @@ def test_training_reads_no_audio(folders: dict[str, Path], tmp_path: Path, monke
     assert reloaded.config.noise_std == pytest.approx(0.05)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("loss" in entry for entry in logged)
+
+
+def test_a_run_can_start_from_an_earlier_runs_mapper_and_then_train_lora(folders: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "instruction": "Classify events in the audio clip.",
+                                          "answer": t.split()[-1], "task": "cls"}) + "\n" for t in TEXTS))
+
+    def run(name: str, **overrides) -> MatsRunConfig:
+        lora_rank = overrides.pop("lora_rank", 8)
+        return MatsRunConfig(model=tiny_config(folders, lora_rank=lora_rank), data=MatsDataConfig(text_corpus=str(corpus)),
+                             noise_std=0.0, train=TrainConfig(output_dir=str(tmp_path / name), max_steps=2,
+                                                              batch_size=2, lr=1e-2, save_every=2), **overrides)
+
+    warm = train_mats(run("warm", lora_rank=0))
+    warm_mapper = {k: v for k, v in load_file(str(warm / "model.safetensors")).items() if k.startswith("mapper.")}
+    started = MatsModel(tiny_config(folders))
+    load_mapper_weights(started, warm)
+    assert all(torch.equal(started.state_dict()[k], v) for k, v in warm_mapper.items())
+
+    final = train_mats(run("lora", init_mapper_from=str(warm)))
+    state = load_file(str(final / "model.safetensors"))
+    assert any("lora_" in name for name in state)
+    assert any(not torch.equal(state[k], v) for k, v in warm_mapper.items())  # the mapper kept training
+
+    other = tiny_config(folders, mapper_width=8, mapper_heads=2)
+    with pytest.raises(AuralignError, match="does not fit"):
+        load_mapper_weights(MatsModel(other), warm)
+    moved = tmp_path / "other-alignment"
+    shutil.copytree(warm, moved)
+    config = json.loads((moved / "config.json").read_text())
+    (moved / "config.json").write_text(json.dumps({**config, "alignment_model": "clap-corpus"}))
+    with pytest.raises(AuralignError, match="alignment model"):
+        load_mapper_weights(started, moved)
 
 
 def test_run_config_defaults_to_the_noise_rule_even_with_model_overrides() -> None:

@@ -30,6 +30,7 @@ from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import texts_of
 from auralign.errors import AuralignError
 from auralign.evaluation.embedding import embed_clips
+from auralign.models.base import WEIGHTS_NAME, read_config
 from auralign.models.mats import CAPTION_INSTRUCTION, CLASSIFY_INSTRUCTION, MatsConfig, MatsModel
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
@@ -72,6 +73,7 @@ class MatsRunConfig:
     model: MatsConfig = field(default_factory=MatsConfig)
     data: MatsDataConfig = field(default_factory=MatsDataConfig)
     noise_std: float | None = None  # None: the paper's rule on data.sigma_manifest; written to model.noise_std
+    init_mapper_from: str = ""  # a MATS checkpoint whose mapper starts this run (see load_mapper_weights)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/mats", lr=3e-4, weight_decay=0.01, warmup_steps=50, batch_size=8, max_steps=1000,
         save_every=100, log_every=5))
@@ -272,11 +274,33 @@ def prepare_model(config: MatsRunConfig, rows: list[TextRow]) -> tuple[MatsModel
     return model, table, {text: i for i, text in enumerate(texts)}
 
 
+def load_mapper_weights(model: MatsModel, directory: str | Path) -> None:
+    """Start the mapper from an earlier MATS run on the same alignment model.
+
+    This is the second half of a two-stage recipe (not in the paper): first the mapper alone learns
+    with the LLM frozen (`model.lora_rank=0`), then LoRA is switched on. Trained jointly from scratch
+    on the corpus, LoRA let the LLM answer from the instruction and the label prior and ignore the
+    soft prompt (docs/mats.md)."""
+    earlier = read_config(directory).get("alignment_model")
+    if earlier != model.config.alignment_model:
+        raise AuralignError(f"{directory}: its mapper was trained on alignment model {earlier!r}, "
+                            f"this run uses {model.config.alignment_model!r}")
+    saved = load_file(str(Path(directory) / WEIGHTS_NAME))
+    state = {name.removeprefix("mapper."): tensor.float() for name, tensor in saved.items()
+             if name.startswith("mapper.")}
+    try:
+        model.mapper.load_state_dict(state)
+    except RuntimeError as error:
+        raise AuralignError(f"{directory}: its mapper does not fit this run's mapper settings: {error}") from None
+
+
 def train_mats(config: MatsRunConfig, resume: bool | str | Path = False) -> Path:
     """Train and return the folder of the final model (`output_dir/final`)."""
     torch.manual_seed(config.train.seed)
     rows = training_rows(config.data, config.train.seed)
     model, table, position = prepare_model(config, rows)
+    if config.init_mapper_from and not resume:
+        load_mapper_weights(model, config.init_mapper_from)
     eval_fn = None
     if config.data.val_manifest:
         cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
