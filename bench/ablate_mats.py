@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from auralign.evaluation.embedding import per_clip_mean
 from auralign.evaluation.qa_metrics import match_to_labels
 from auralign.models.factory import load_model
 from auralign.models.mats import MatsModel
+from auralign.training.mats import spread_sample
 
 
 @dataclass(frozen=True)
@@ -57,22 +57,6 @@ VARIANTS = [
     Variant("- w/o audio embedding", balance=1.0),
     Variant("- w/o Gaussian noise", no_noise_model=True),
 ]
-
-
-def spread_sample(rows: list[ManifestRow], limit: int | None, seed: int) -> list[ManifestRow]:
-    """Up to `limit` single-label rows, round-robin over classes so each is represented."""
-    rows = [row for row in rows if len(row.labels) == 1]
-    if limit is None or limit >= len(rows):
-        return rows
-    by_label: dict[str, list[ManifestRow]] = {}
-    for row in random.Random(seed).sample(rows, len(rows)):
-        by_label.setdefault(row.labels[0], []).append(row)
-    chosen: list[ManifestRow] = []
-    while len(chosen) < limit:
-        for label in sorted(by_label):
-            if by_label[label] and len(chosen) < limit:
-                chosen.append(by_label[label].pop())
-    return chosen
 
 
 def audio_embeddings(model: MatsModel, rows: list[ManifestRow]) -> tuple[torch.Tensor, list[ManifestRow]]:

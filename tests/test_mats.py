@@ -27,6 +27,7 @@ from auralign.training.mats import (
     label_rows,
     load_mapper_weights,
     read_text_corpus,
+    spread_sample,
     train_mats,
     without_answers,
 )
@@ -263,3 +264,14 @@ def test_the_shipped_mats_loads_by_name_and_answers() -> None:
     assert bool(shipped.santa.built)
     tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
     assert len(shipped.score_candidates(tokens, mask, ["one", "two", "three"])[0]) == 3
+
+
+def test_spread_sample_covers_every_class_before_repeating_one() -> None:
+    rows = [ManifestRow(audio=Path(f"{label}{i}.wav"), labels=[label]) for label, count in
+            [("dog", 20), ("cat", 2), ("rain", 1)] for i in range(count)]
+    rows.append(ManifestRow(audio=Path("mix.wav"), labels=["dog", "rain"]))
+    chosen = spread_sample(rows, 5, seed=0)
+    assert len(chosen) == 5 and {row.labels[0] for row in chosen} == {"dog", "cat", "rain"}
+    assert sum(row.labels == ["cat"] for row in chosen) == 2
+    assert spread_sample(rows, 5, seed=0) == chosen
+    assert len(spread_sample(rows, None, seed=0)) == 23  # every single-label row, the mixture left out

@@ -243,8 +243,11 @@ def val_accuracy_fn(rows: list[ManifestRow], cache: FeatureCache):
     return evaluate
 
 
-def spread_sample(rows: list[ManifestRow], limit: int, seed: int) -> list[ManifestRow]:
-    """Up to `limit` rows, round-robin over labels so every class is represented."""
+def spread_sample(rows: list[ManifestRow], limit: int | None, seed: int) -> list[ManifestRow]:
+    """Up to `limit` single-label rows (all when None), round-robin over labels so every class is represented."""
+    rows = [row for row in rows if len(row.labels) == 1]
+    if limit is None or limit >= len(rows):
+        return rows
     by_label: dict[str, list[ManifestRow]] = {}
     for row in random.Random(seed).sample(rows, len(rows)):
         by_label.setdefault(row.labels[0], []).append(row)
@@ -304,9 +307,8 @@ def train_mats(config: MatsRunConfig, resume: bool | str | Path = False) -> Path
     eval_fn = None
     if config.data.val_manifest:
         cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
-        val_rows = [row for row in read_manifest(config.data.val_manifest, config.data.val_split)
-                    if len(row.labels) == 1]
-        if val_rows:
+        val_rows = read_manifest(config.data.val_manifest, config.data.val_split)
+        if any(len(row.labels) == 1 for row in val_rows):
             eval_fn = val_accuracy_fn(spread_sample(val_rows, config.data.val_max_clips, config.train.seed), cache)
     trainer = Trainer(model, config.train, TextInstructionDataset(rows, table, position),
                       collate_fn=collate_text_rows, eval_fn=eval_fn, run_config=config, resume=resume)
