@@ -130,13 +130,17 @@ def test_without_targets_or_prefix_rows_have_no_labels(gpt2: HFLanguageModel) ->
         gpt2.build_inputs(torch.zeros(3, 1, 32), ["a dog"], chat_template=False)
 
 
-def test_loss_is_the_mean_over_target_tokens_and_ignores_batch_padding(llama: HFLanguageModel) -> None:
+@pytest.mark.parametrize("model_name", ["llama", "gpt2"])
+def test_loss_is_the_mean_over_target_tokens_and_ignores_batch_padding(model_name: str,
+                                                                       request: pytest.FixtureRequest) -> None:
+    lm: HFLanguageModel = request.getfixturevalue(model_name)
+    chat = model_name == "llama"
     prefix = torch.randn(2, 2, 32)
-    prompts, targets = ["What sound is this?", "Name a bird. A sparrow sings."], ["rain", "the answer is a car"]
-    logprob_0, n_0 = naive_logprob(llama, prefix[:1], prompts[0], targets[0])
-    logprob_1, n_1 = naive_logprob(llama, prefix[1:], prompts[1], targets[1])
+    prompts, targets = ["What sound is this?", "Name a bird. A sparrow sings."], [" rain", " the answer is a car"]
+    logprob_0, n_0 = naive_logprob(lm, prefix[:1], prompts[0], targets[0], chat)
+    logprob_1, n_1 = naive_logprob(lm, prefix[1:], prompts[1], targets[1], chat)
     with torch.no_grad():
-        loss = llama.loss(prefix, prompts, targets)
+        loss = lm.loss(prefix, prompts, targets, chat)
     assert loss.item() == pytest.approx(-(logprob_0 + logprob_1) / (n_0 + n_1), rel=1e-5)
 
 

@@ -19,6 +19,7 @@ import copy
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model, set_peft_model_state_dict
 from torch import Tensor
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
@@ -140,12 +141,18 @@ class HFLanguageModel(LanguageModel):
     # -- training, decoding, scoring -----------------------------------------------------------
 
     def forward(self, inputs: LMInputs) -> Tensor:
-        return self.model(
+        """Mean cross-entropy over the label tokens. Logits are computed only at the positions that
+        predict a label: the vocabulary head over every prefix and prompt position cost ~20% of a
+        training step on CPU (49k-word vocabulary, answers of a few tokens)."""
+        predicting = (inputs.labels[:, 1:] != IGNORE_INDEX).any(dim=0).nonzero().squeeze(1)
+        logits = self.model(
             inputs_embeds=inputs.inputs_embeds,
             attention_mask=inputs.attention_mask,
-            labels=inputs.labels,
             use_cache=False,
-        ).loss
+            logits_to_keep=predicting,
+        ).logits
+        targets = inputs.labels[:, predicting + 1]
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
     @torch.no_grad()
     def generate(
