@@ -87,7 +87,7 @@ def evaluate_variant(model: MatsModel, embeddings: torch.Tensor, rows: list[Mani
                            batch_size)
     matched = match_to_labels(answers, class_names, lambda t: model.match_vectors(t).numpy())
     top1 = sum(m == row.labels[0] for m, row in zip(matched, rows, strict=True)) / len(rows)
-    result = {"top1": top1, "examples": [{"audio": str(r.audio), "label": r.labels[0], "answer": a}
+    result = {"top1": top1, "distinct_answers": len(set(answers)), "examples": [{"audio": str(r.audio), "label": r.labels[0], "answer": a}
                                          for r, a in list(zip(rows, answers, strict=True))[:10]]}
     if captions and all(row.captions for row in rows):
         from auralign.evaluation.caption_metrics import score_captions
@@ -136,7 +136,8 @@ def main() -> None:
             outcome["seconds"] = round(time.time() - start, 1)
             outcome["n"] = len(kept)
             results.setdefault(variant.name, {})[spec] = outcome
-            print(f"{spec} | {variant.name} | top1 {outcome['top1']:.3f} | {outcome['seconds']} s", flush=True)
+            print(f"{spec} | {variant.name} | top1 {outcome['top1']:.3f} | {outcome['distinct_answers']} distinct "
+                  f"answers | {outcome['seconds']} s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown_table(results, args.eval))
