@@ -29,6 +29,7 @@ from auralign.training.mats import (
     read_text_corpus,
     spread_sample,
     train_mats,
+    val_accuracy_fn,
     without_answers,
 )
 from test_factory import make_tiny_aisfx
@@ -275,3 +276,19 @@ def test_spread_sample_covers_every_class_before_repeating_one() -> None:
     assert sum(row.labels == ["cat"] for row in chosen) == 2
     assert spread_sample(rows, 5, seed=0) == chosen
     assert len(spread_sample(rows, None, seed=0)) == 23  # every single-label row, the mixture left out
+
+
+def test_the_val_check_matches_against_the_whole_split_vocabulary(monkeypatch) -> None:
+    import auralign.evaluation.zeroshot as zeroshot
+
+    seen = {}
+
+    def fake_evaluate(model, rows, cache, class_names, **kwargs):
+        seen["class_names"] = class_names
+        return {"top1": 0.5}
+
+    monkeypatch.setattr(zeroshot, "evaluate_zeroshot", fake_evaluate)
+    drawn = [ManifestRow(audio=Path("a.wav"), labels=["dog"])]
+    check = val_accuracy_fn(drawn, cache=None, class_names=["cat", "dog", "rain"])
+    assert check(model=None, step=0) == {"val_top1": 0.5}
+    assert seen["class_names"] == ["cat", "dog", "rain"]

@@ -230,11 +230,10 @@ def collate_text_rows(items: list[dict[str, Any]]) -> dict[str, Any]:
             "answer": [item["answer"] for item in items]}
 
 
-def val_accuracy_fn(rows: list[ManifestRow], cache: FeatureCache):
-    """Zero-shot text-matching accuracy on a few single-label val clips (generation is slow on CPU)."""
+def val_accuracy_fn(rows: list[ManifestRow], cache: FeatureCache, class_names: list[str]):
+    """Zero-shot text-matching accuracy on a few single-label val clips (generation is slow on CPU),
+    matched against the whole split's vocabulary, not only the labels of the clips drawn."""
     from auralign.evaluation.zeroshot import evaluate_zeroshot
-
-    class_names = label_vocabulary(rows)
 
     def evaluate(model: MatsModel, step: int) -> dict[str, float]:
         result = evaluate_zeroshot(model, rows, cache, class_names, progress=False, method="ranking")
@@ -309,7 +308,8 @@ def train_mats(config: MatsRunConfig, resume: bool | str | Path = False) -> Path
         cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
         val_rows = read_manifest(config.data.val_manifest, config.data.val_split)
         if any(len(row.labels) == 1 for row in val_rows):
-            eval_fn = val_accuracy_fn(spread_sample(val_rows, config.data.val_max_clips, config.train.seed), cache)
+            eval_fn = val_accuracy_fn(spread_sample(val_rows, config.data.val_max_clips, config.train.seed), cache,
+                                      label_vocabulary(val_rows))
     trainer = Trainer(model, config.train, TextInstructionDataset(rows, table, position),
                       collate_fn=collate_text_rows, eval_fn=eval_fn, run_config=config, resume=resume)
     trainer.fit()
