@@ -259,9 +259,10 @@ def test_the_soft_prompt_depends_on_the_embedding_from_the_start(model: MatsMode
 
 
 @pytest.mark.backbones
-def test_the_shipped_mats_loads_by_name_and_answers() -> None:
-    shipped = load_model("mats")
-    assert isinstance(shipped, MatsModel) and shipped.config.alignment_model == "clap"
+@pytest.mark.parametrize(("name", "alignment"), [("mats", "clap"), ("mats-corpus", "clap-corpus")])
+def test_the_shipped_mats_loads_by_name_and_answers(name: str, alignment: str) -> None:
+    shipped = load_model(name)
+    assert isinstance(shipped, MatsModel) and shipped.config.alignment_model == alignment
     assert bool(shipped.santa.built)
     tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
     assert len(shipped.score_candidates(tokens, mask, ["one", "two", "three"])[0]) == 3
