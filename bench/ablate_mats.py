@@ -87,8 +87,9 @@ def evaluate_variant(model: MatsModel, embeddings: torch.Tensor, rows: list[Mani
                            batch_size)
     matched = match_to_labels(answers, class_names, lambda t: model.match_vectors(t).numpy())
     top1 = sum(m == row.labels[0] for m, row in zip(matched, rows, strict=True)) / len(rows)
-    result = {"top1": top1, "distinct_answers": len(set(answers)), "examples": [{"audio": str(r.audio), "label": r.labels[0], "answer": a}
-                                         for r, a in list(zip(rows, answers, strict=True))[:10]]}
+    examples = [{"audio": str(r.audio), "label": r.labels[0], "answer": a}
+                for r, a in list(zip(rows, answers, strict=True))[:10]]
+    result = {"top1": top1, "distinct_answers": len(set(answers)), "examples": examples}
     if captions and all(row.captions for row in rows):
         from auralign.evaluation.caption_metrics import score_captions
 

@@ -33,7 +33,8 @@ def main() -> None:
     inputs = lm.build_inputs(prefix, ["Classify events in the audio clip."] * args.batch_size,
                              [answers[i % len(answers)] for i in range(args.batch_size)], chat_template=False)
     print(f"batch {args.batch_size}, sequence {inputs.labels.shape[1]} tokens, threads {torch.get_num_threads()}")
-    for name, loss_fn in [("logits at every position", full_logits_loss), ("logits at label positions", type(lm).forward)]:
+    variants = [("logits at every position", full_logits_loss), ("logits at label positions", type(lm).forward)]
+    for name, loss_fn in variants:
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()
