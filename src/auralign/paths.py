@@ -25,11 +25,13 @@ def features_dir() -> Path:
 
 def shared_data_dir() -> Path:
     """The project's shared data folder: `$AURALIGN_SHARED_DATA`, else `../shared/data` beside the
-    source checkout (or beside the current folder)."""
+    source checkout (`<checkout>/src/auralign` -> `<checkout>/../shared/data`), else beside the current
+    folder (an installed, non-editable package)."""
     env = os.environ.get("AURALIGN_SHARED_DATA")
     if env:
         return Path(env).expanduser()
-    candidates = [PACKAGE_DIR.parents[2].parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    checkout = PACKAGE_DIR.parents[1]
+    candidates = [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
