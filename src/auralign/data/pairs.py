@@ -43,14 +43,20 @@ class Pair:
 
 
 class CachedPairs(Dataset):
-    """(tokens, text) pairs of `rows`; `variants` maps a row id to augmented copies of its audio."""
+    """(tokens, text) pairs of `rows`; `variants` maps a row id to augmented copies of its audio;
+    `text_source` gives a row's texts (default `texts_of`, its captions), computed once per row, e.g.
+    `auralign.data.label_text.ontology_texts`."""
 
     def __init__(self, rows: Sequence[ManifestRow], cache: FeatureCache, seed: int = 0,
                  crop_tokens: int | None = None, progress: bool = True,
-                 variants: Mapping[str, Sequence[Path]] | None = None) -> None:
+                 variants: Mapping[str, Sequence[Path]] | None = None,
+                 text_source: Callable[[ManifestRow], list[str]] = texts_of) -> None:
         failures = cache.ensure([row.audio for row in rows], progress=progress)
         failed = {str(path) for path, _ in failures}
-        self.rows = [row for row in rows if str(row.audio) not in failed and texts_of(row)]
+        loaded = [row for row in rows if str(row.audio) not in failed]
+        texts = [text_source(row) for row in loaded]
+        self.rows = [row for row, row_texts in zip(loaded, texts, strict=True) if row_texts]
+        self.texts = [row_texts for row_texts in texts if row_texts]
         if not self.rows:
             raise AuralignError("no usable training pairs (clips failed to load or have no text)")
         self.sources = [[row.audio] for row in self.rows]
@@ -84,11 +90,11 @@ class CachedPairs(Dataset):
         if self.crop_tokens and len(tokens) > self.crop_tokens:
             start = rng.integers(len(tokens) - self.crop_tokens + 1)
             tokens = tokens[start:start + self.crop_tokens]
-        texts = texts_of(row)
+        texts = self.texts[index]
         return Pair(np.asarray(tokens, dtype=np.float32), texts[rng.integers(len(texts))], self.match_ids[index])
 
     def all_texts(self) -> list[str]:
-        return sorted({text for row in self.rows for text in texts_of(row)})
+        return sorted({text for texts in self.texts for text in texts})
 
 
 def pair_collator(text_features: Callable[[list[str]], torch.Tensor] | None = None,

@@ -55,14 +55,24 @@ def note_caption(extra: dict) -> str | None:
             f"held for {extra['duration']:g} s.")
 
 
-def natural_captions(labels: Sequence[str], kind: str, extra: dict, rng: np.random.Generator, n: int = 2) -> list[str]:
+def _natural_pool(labels: Sequence[str], kind: str) -> tuple[str, ...]:
     joined = label_caption(labels).removeprefix("This is a sound of ").removesuffix(".")
     digit = _SPOKEN_DIGIT.match(labels[0]) if len(labels) == 1 else None
     if digit:
-        pool = (f"Someone says the digit {digit.group(1)}.", f"A voice saying the word {digit.group(1)}.",
+        return (f"Someone says the digit {digit.group(1)}.", f"A voice saying the word {digit.group(1)}.",
                 f"The spoken number {digit.group(1)}.")
-    else:
-        pool = tuple(_fill(t, joined) for t in (*KIND_TEMPLATES.get(kind, ()), *GENERIC_TEMPLATES))
+    return tuple(_fill(t, joined) for t in (*KIND_TEMPLATES.get(kind, ()), *GENERIC_TEMPLATES))
+
+
+def template_captions(labels: Sequence[str], kind: str, extra: dict) -> set[str]:
+    """Every caption `clip_captions` can write for a clip without an LLM description: any other caption
+    of a corpus clip is its label's description."""
+    note = note_caption(extra)
+    return {label_caption(labels), *_natural_pool(labels, kind), *([note] if note else [])}
+
+
+def natural_captions(labels: Sequence[str], kind: str, extra: dict, rng: np.random.Generator, n: int = 2) -> list[str]:
+    pool = _natural_pool(labels, kind)
     chosen = [pool[i] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
     note = note_caption(extra)
     return [note, *chosen[: n - 1]] if note else chosen
