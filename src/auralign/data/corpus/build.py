@@ -25,6 +25,12 @@ from auralign.audio.io import load_audio
 from auralign.data.corpus import captions as caption_lib
 from auralign.data.corpus.drums import hydrogen_clips
 from auralign.data.corpus.games import game_effect_clips, wesnoth_clips
+from auralign.data.corpus.heldout_sources import (
+    scratch_clips,
+    tuxpaint_description_clips,
+    tuxpaint_stamp_clips,
+    ufoai_clips,
+)
 from auralign.data.corpus.labels import audioset_name
 from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
 from auralign.data.corpus.render import render_notes
@@ -38,6 +44,7 @@ from auralign.data.corpus.speech import (
     klettres_clips,
 )
 from auralign.data.corpus.splits import (
+    ALL_SPLITS,
     SPLITS,
     SplitConfig,
     assign_splits,
@@ -73,6 +80,12 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     SourceSpec("fillets", ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl"), fillets_clips),
     SourceSpec("fluidr3", ("fluid-soundfont-gm",), _render_source),
     SourceSpec("fsdd", (), fsdd_clips),
+    # Leave-source-out evaluation sources (docs/corpus.md): every clip goes to its held-out split.
+    SourceSpec("tuxpaint-stamps", ("tuxpaint-stamps-default",), tuxpaint_stamp_clips, heldout_split="lso_dev"),
+    SourceSpec("ufoai", ("ufoai-sound",), ufoai_clips, heldout_split="lso_dev"),
+    SourceSpec("scratch", ("scratch",), scratch_clips, heldout_split="lso_test"),
+    # The stamps' spoken descriptions: ~9,000 short clips in 14 languages, ordinary train/val/test speech.
+    SourceSpec("tuxpaint-stamps-speech", ("tuxpaint-stamps-default",), tuxpaint_description_clips, optional=True),
     *(SourceSpec(name, (package,), game_effect_clips, optional=True) for name, package in (
         ("0ad", "0ad-data"), ("supertuxkart", "supertuxkart-data"), ("openttd", "openttd-opensfx"),
         ("hedgewars", "hedgewars-data"), ("freeciv", "freeciv-data"), ("extremetuxracer", "extremetuxracer-data"),
@@ -231,7 +244,8 @@ def collect_rows(source: str, report: BuildReport, log: Callable[[str], None]) -
                 extra={"source": source, "package": clip.source, "original_path": original, "segment": k,
                        "seconds": seconds, "kind": clip.kind, "is_synthetic": clip.is_synthetic,
                        "pitch_preserving": clip.pitch_preserving,
-                       "audioset": [audioset_name(label) for label in clip.labels], **clip.extra}))
+                       "audioset": [audioset_name(label) for label in clip.labels], **clip.extra,
+                       **({"heldout_split": spec.heldout_split} if spec.heldout_split else {})}))
         if number % 500 == 0:
             converter.save()
             log(f"  {source}: {number}/{len(clips)} clips converted")
@@ -322,7 +336,7 @@ def corpus_stats(rows: Sequence[ManifestRow], mixture_rows: Sequence[ManifestRow
                                           zip(row.labels, row.extra["audioset"], strict=True) if name}),
         "per_source": {name: {"clips": v["clips"], "hours": round(v["hours"], 3), "labels": len(v["labels"])}
                        for name, v in sorted(per_source.items())},
-        "splits": {split: sum(row.split == split for row in rows) for split in SPLITS},
+        "splits": {split: sum(row.split == split for row in rows) for split in ALL_SPLITS},
         "train_labels": len({label for row in rows if row.split == "train" for label in row.labels}),
         "unseen_labels": list(unseen),
         "mixtures": {split: sum(row.split == split for row in mixture_rows) for split in SPLITS},
@@ -335,10 +349,10 @@ def corpus_stats(rows: Sequence[ManifestRow], mixture_rows: Sequence[ManifestRow
 
 def write_attribution(out: Path, packages: Sequence[dict], rows: Sequence[ManifestRow]) -> None:
     """ATTRIBUTION.md + attribution.json: every source package, its version, license and clip count."""
-    counts = Counter(str(row.extra.get("package")) for row in rows)
-    records = [{**p, "clips": counts.get(p["name"], 0)} for p in packages]
-    if counts.get("fsdd"):
-        records.append({**NON_DEBIAN_CREDITS["fsdd"], "source": "fsdd", "clips": counts["fsdd"]})
+    counts = Counter((str(row.extra.get("source")), str(row.extra.get("package"))) for row in rows)
+    records = [{**p, "clips": counts.get((p.get("source", ""), p["name"]), 0)} for p in packages]
+    if counts.get(("fsdd", "fsdd")):
+        records.append({**NON_DEBIAN_CREDITS["fsdd"], "source": "fsdd", "clips": counts["fsdd", "fsdd"]})
     (out / "attribution.json").write_text(json.dumps({"sources": records, "text": list(TEXT_CREDITS)}, indent=1))
     lines = ["# Attribution", "",
              "The audio of this corpus comes from the packages below (Debian packages unless noted), "

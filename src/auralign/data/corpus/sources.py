@@ -138,3 +138,6 @@ class SourceSpec:
     packages: tuple[str, ...]
     collect: Callable[[list[DebianPackage]], Iterable[SourceClip]]
     optional: bool = False  # large: fetched only when asked for by name
+    # Leave-source-out evaluation: every clip of the source goes to this split (`splits.HELDOUT_SPLITS`),
+    # never to train / val / test / test_unseen.
+    heldout_split: str | None = None

@@ -10,6 +10,9 @@
 * Remaining groups are split per label (the label of the group's first row): of a label's groups,
   shuffled with the seed, ~`test_fraction` go to test and ~`val_fraction` to val when it has at least
   three groups; labels with fewer groups stay in train.
+* Leave-source-out: rows of a held-out source (`extra["heldout_split"]`, one of `HELDOUT_SPLITS`) go
+  to that split whole. They take no part in the choices above, so adding a held-out source changes
+  no other row's split, and a held-out clip never reaches train, val, test or test_unseen.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import numpy as np
 from auralign.data.manifest import ManifestRow
 
 SPLITS = ("train", "val", "test", "test_unseen")
+HELDOUT_SPLITS = ("lso_dev", "lso_test")
+ALL_SPLITS = SPLITS + HELDOUT_SPLITS
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ def assign_splits(rows: Sequence[ManifestRow], config: SplitConfig | None = None
                   unseen: Sequence[str] | None = None) -> list[str]:
     """Set `row.split` on every row; returns the unseen labels used."""
     config = config or SplitConfig()
+    for row in rows:
+        if row.extra.get("heldout_split"):
+            row.split = str(row.extra["heldout_split"])
+    rows = [row for row in rows if not row.extra.get("heldout_split")]
     unseen_labels = set(choose_unseen_labels(rows, config) if unseen is None else unseen)
     groups = _groups(rows)
     by_label: dict[str, list[str]] = defaultdict(list)
@@ -120,6 +129,14 @@ def check_splits(rows: Sequence[ManifestRow]) -> list[str]:
     for row in rows:
         split_of[row.group or row.id].add(str(row.split))
     problems += [f"group {g} is in {sorted(s)}" for g, s in split_of.items() if len(s) > 1]
+    for row in rows:
+        heldout = row.extra.get("heldout_split")
+        if row.split not in ALL_SPLITS:
+            problems.append(f"clip {row.id} has unknown split {row.split!r}")
+        elif heldout and row.split != heldout:
+            problems.append(f"held-out clip {row.id} is in {row.split}, not {heldout}")
+        elif row.split in HELDOUT_SPLITS and not heldout:
+            problems.append(f"clip {row.id} of a non-held-out source is in {row.split}")
     unseen = {label for row in rows if row.split == "test_unseen" for label in row.labels}
     seen = {label for row in rows if row.split in ("train", "val") for label in row.labels}
     problems += [f"unseen label {label} occurs in train/val" for label in sorted(unseen & seen)]
