@@ -19,7 +19,7 @@ pytestmark = pytest.mark.backbones
 def clap():
     from auralign.models.factory import load_model
 
-    return load_model("clap")
+    return load_model("clap-fsdd")
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +35,11 @@ def test_index_round_trip_finds_the_spoken_word(clap, digit_rows, tmp_path: Path
     from auralign.data.feature_cache import FeatureCache
 
     index, failures = SearchIndex.build(clap, digit_rows, FeatureCache(clap.audio_encoder, root=tmp_path / "f"),
-                                        "clap", progress=False)
+                                        "clap-fsdd", progress=False)
     assert not failures
     index.save(tmp_path / "index")
     loaded = SearchIndex.load(tmp_path / "index")
-    assert loaded.index.ntotal == len(digit_rows) and loaded.model_name == "clap"
+    assert loaded.index.ntotal == len(digit_rows) and loaded.model_name == "clap-fsdd"
     for word, digit in (("two", "2"), ("six", "6")):
         hits = loaded.search_text(clap, [f"a person saying the word {word}"], k=4)[0]
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -59,8 +59,8 @@ def test_server_classifies_an_upload_and_rejects_bad_input(clap, digit_rows) -> 
 
     from auralign.apps.server import create_app
 
-    client = TestClient(create_app(clap, "clap"))
-    assert client.get("/health").json()["model"] == "clap"
+    client = TestClient(create_app(clap, "clap-fsdd"))
+    assert client.get("/health").json()["model"] == "clap-fsdd"
     audio = Path(digit_rows[-1].audio).read_bytes()
     reply = client.post("/classify", files={"audio": ("six.wav", audio, "audio/wav")},
                         data={"labels": "zero, two, six, nine", "top_k": "2"})

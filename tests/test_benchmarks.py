@@ -405,8 +405,8 @@ def test_shipped_clap_on_the_esc50_layout(tmp_path: Path, monkeypatch: pytest.Mo
         monkeypatch.delenv("AURALIGN_HOME")
     else:
         monkeypatch.setenv("AURALIGN_HOME", REAL_HOME)  # where the backbones were fetched
-    model = load_model("clap")
-    report = run_benchmark("esc50", make_dataset("esc50", tmp_path), model, model_name="clap", progress=False,
+    model = load_model("clap-fsdd")
+    report = run_benchmark("esc50", make_dataset("esc50", tmp_path), model, model_name="clap-fsdd", progress=False,
                            cache=FeatureCache(model.audio_encoder, root=tmp_path / "cache"))
     assert report.results["zeroshot"]["n"] == 6 and report.results["zeroshot"]["failures"] == []
     assert 0.0 <= report.table[0].value <= 1.0

@@ -166,8 +166,8 @@ def test_from_pretrained_refuses_what_does_not_fit(backbones: dict[str, Path], t
 
 
 def test_load_model_names_the_shipped_models_for_an_unknown_name() -> None:
-    assert "clap" in shipped_models()
-    with pytest.raises(CheckpointError, match=r"no model 'claap'.*shipped model \(.*clap.*\)"):
+    assert "clap-fsdd" in shipped_models()
+    with pytest.raises(CheckpointError, match=r"no model 'claap'.*shipped model \(.*clap-fsdd.*\)"):
         load_model("claap")
 
 
@@ -192,9 +192,23 @@ def test_load_training_checkpoint(backbones: dict[str, Path], tmp_path: Path) ->
         load_training_checkpoint(checkpoint, "clap")
 
 
+def test_identity_text_head_keeps_the_text_encoders_space(backbones: dict[str, Path]) -> None:
+    text_dim = load_text_encoder(backbones["text"]).dim
+    model = tiny_model(backbones, embed_dim=text_dim, text_head="identity").eval()
+    texts = ["a dog barks", "rain on a roof"]
+    with torch.inference_mode():
+        expected = torch.nn.functional.normalize(model.text_features(texts), dim=-1)
+        torch.testing.assert_close(model.embed_text(texts), expected)
+        audio = model.embed_audio_tokens(*token_batch())
+    assert audio.shape[-1] == text_dim
+    assert not any(True for _ in model.text_head.parameters())
+    with pytest.raises(CheckpointError, match="text_head 'identity' needs embed_dim"):
+        tiny_model(backbones, embed_dim=text_dim + 1, text_head="identity")
+
+
 @pytest.mark.backbones
 def test_shipped_clap_embeds_a_tone_and_a_text() -> None:
-    model = load_model("clap")
+    model = load_model("clap-fsdd")
     assert isinstance(model, ClapModel)
     waveform = torch.from_numpy(tone(2.0, model.audio_encoder.sample_rate)[:, 0])[None]
     with torch.inference_mode():

@@ -259,7 +259,7 @@ def test_the_soft_prompt_depends_on_the_embedding_from_the_start(model: MatsMode
 
 
 @pytest.mark.backbones
-@pytest.mark.parametrize(("name", "alignment"), [("mats", "clap"), ("mats-corpus", "clap-corpus")])
+@pytest.mark.parametrize(("name", "alignment"), [("mats", "clap-fsdd"), ("mats-corpus", "clap-corpus")])
 def test_the_shipped_mats_loads_by_name_and_answers(name: str, alignment: str) -> None:
     shipped = load_model(name)
     assert isinstance(shipped, MatsModel) and shipped.config.alignment_model == alignment

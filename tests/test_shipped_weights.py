@@ -3,9 +3,10 @@ in the repository's history."""
 
 from __future__ import annotations
 
+import pytest
 from safetensors import safe_open
 
-from auralign.models.factory import shipped_models
+from auralign.models.factory import resolve_model_path, shipped_models
 from auralign.paths import SHIPPED_WEIGHTS_DIR
 
 BUDGET_BYTES = 60 * 1024 * 1024
@@ -13,7 +14,7 @@ BUDGET_BYTES = 60 * 1024 * 1024
 
 def test_shipped_weights_are_fp16_safetensors_within_the_budget() -> None:
     names = shipped_models()
-    assert {"clap", "mats"} <= set(names)
+    assert {"clap-fsdd", "mats"} <= set(names)
     total = 0
     for name in names:
         folder = SHIPPED_WEIGHTS_DIR / name
@@ -24,3 +25,9 @@ def test_shipped_weights_are_fp16_safetensors_within_the_budget() -> None:
         assert dtypes <= {"F16", "I64", "I32", "BOOL", "U8"}, f"{name}: {dtypes}"
         total += sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
     assert total <= BUDGET_BYTES, f"shipped weights {total / 2**20:.1f} MiB"
+
+
+def test_the_old_clap_name_points_to_clap_fsdd_with_a_notice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert resolve_model_path("clap") == resolve_model_path("clap-fsdd")
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("notice: model 'clap' is now 'clap-fsdd'")

@@ -1,8 +1,9 @@
-"""Load an auralign model by shipped name (`clap`, `collat`, `slit`, `mats`) or by checkpoint path."""
+"""Load an auralign model by shipped name (`general`, `clap-fsdd`, `collat`, `slit`, ...) or by checkpoint path."""
 
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 from auralign.errors import CheckpointError
@@ -18,6 +19,11 @@ MODEL_CLASSES = {
 }
 
 
+DEFAULT_MODEL = "general"
+# Old shipped names kept for one release: name -> the model it now points to.
+DEPRECATED_ALIASES = {"clap": "clap-fsdd"}
+
+
 def shipped_models() -> list[str]:
     return sorted(p.name for p in SHIPPED_WEIGHTS_DIR.iterdir() if (p / "config.json").is_file()) \
         if SHIPPED_WEIGHTS_DIR.is_dir() else []
@@ -28,6 +34,11 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     candidate = Path(name_or_path).expanduser()
     if candidate.exists():
         return candidate
+    if str(name_or_path) in DEPRECATED_ALIASES:
+        new_name = DEPRECATED_ALIASES[str(name_or_path)]
+        print(f"notice: model {name_or_path!r} is now {new_name!r}; the old name goes in the next release",
+              file=sys.stderr)
+        name_or_path = new_name
     shipped = SHIPPED_WEIGHTS_DIR / str(name_or_path)
     if "/" not in str(name_or_path) and (shipped / "config.json").is_file():
         return shipped
@@ -42,7 +53,7 @@ def model_class(model_type: str) -> type[PretrainedModel]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def load_model(name_or_path: str | Path = "clap") -> PretrainedModel:
+def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> PretrainedModel:
     path = resolve_model_path(name_or_path)
     model_type = read_config(path).get("model_type", "")
     return model_class(model_type).from_pretrained(path)
