@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_max, masked_mean
+from auralign.errors import CheckpointError
 from auralign.models.base import PretrainedModel, frozen_backbones
 from auralign.models.contrastive import LogitScale, contrastive_loss, positives_from_labels
 
@@ -35,6 +36,10 @@ class ClapConfig:
     projection_hidden: int = 512  # hidden width of the two-layer projections; 0 = linear
     dropout: float = 0.1
     text_unlocked_layers: int = 0
+    # "projection" (as the audio side) or "identity": the text encoder's own sentence space is the
+    # joint space (LiT-style locked text; embed_dim must equal the text encoder's width), so labels
+    # never seen in training keep the geometry the text encoder gives them.
+    text_head: Literal["projection", "identity"] = "projection"
     init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -43,6 +48,17 @@ def projection(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Mod
     if hidden <= 0:
         return nn.Linear(in_dim, out_dim)
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+
+
+def text_head(in_dim: int, config: ClapConfig) -> nn.Module:
+    if config.text_head == "identity":
+        if config.embed_dim != in_dim:
+            raise CheckpointError(f"text_head 'identity' needs embed_dim = the text encoder's width ({in_dim}), "
+                                  f"got {config.embed_dim}")
+        return nn.Identity()
+    if config.text_head != "projection":
+        raise CheckpointError(f"unknown text_head {config.text_head!r}; use 'projection' or 'identity'")
+    return projection(in_dim, config.projection_hidden, config.embed_dim, config.dropout)
 
 
 class AudioHead(nn.Module):
@@ -91,8 +107,7 @@ class ClapModel(PretrainedModel):
             self.text_encoder = copy.deepcopy(self.text_encoder)
             self.text_encoder.unlock_last_layers(config.text_unlocked_layers)
         self.audio_head = AudioHead(self.audio_encoder.dim, config)
-        self.text_head = projection(self.text_encoder.dim, config.projection_hidden, config.embed_dim,
-                                    config.dropout)
+        self.text_head = text_head(self.text_encoder.dim, config)
         self.logit_scale = LogitScale(config.init_logit_scale)
 
     @cached_property

@@ -11,6 +11,7 @@ from auralign.data.augmented import write_variants
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator
+from auralign.data.sampling import Balance, WeightedDraws, draw_weights, epoch_shares
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
 from auralign.models.clap import ClapConfig, ClapModel
@@ -28,6 +29,8 @@ class DataConfig:
     cache_dir: str | None = None  # default: $AURALIGN_HOME/features
     augment_variants: int = 0  # augmented copies per training clip, written and encoded once (0: off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    balance: Balance = "none"  # draws per label set: "none" (as the clips fall), "sqrt", "label" (equal)
+    speech_share: float | None = None  # at most this share of draws are speech clips (None: no cap)
 
 
 @dataclass
@@ -44,10 +47,18 @@ def split_rows(rows: list[ManifestRow], split: str) -> list[ManifestRow]:
     return chosen
 
 
-def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfig, seed: int) -> CachedPairs:
-    """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip."""
+def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfig,
+                   seed: int) -> CachedPairs | WeightedDraws:
+    """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
+    drawn as `data.balance` and `data.speech_share` say."""
     variants = write_variants(rows, data.augment_variants, data.augment, seed=seed)
-    return CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants)
+    pairs = CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants)
+    if data.balance == "none" and data.speech_share is None:
+        return pairs
+    weights = draw_weights(pairs.rows, data.balance, data.speech_share)
+    print(f"training draws ({data.balance}, speech_share={data.speech_share}): "
+          f"{epoch_shares(pairs.rows, weights)}")
+    return WeightedDraws(pairs, weights, seed=seed)
 
 
 def zeroshot_eval_fn(rows: list[ManifestRow], cache: FeatureCache):
