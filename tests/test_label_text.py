@@ -77,6 +77,7 @@ def test_explicit_table_entries() -> None:
     assert names("violin") == ["Violin, fiddle"] and names("cello") == ["Cello"] and names("flute") == ["Flute"]
     assert names("man death cry") == ["Screaming"] and names("woman pain cry") == ["Groan"]
     assert names("square lead synth") == names("warm synth pad") == ["Synthesizer"]
+    assert names("bull bellow") == ["Cattle, bovinae"]  # not the human "Bellow" a suffix match would give
 
 
 @needs_ontology

@@ -91,10 +91,14 @@ EXPLICIT_NODES: dict[str, tuple[str, ...]] = {
     "cow moo": ("Moo",), "wolf growl": ("Growling", "Canidae, dogs, wolves"), "horse gallop": ("Clip-clop",),
     "pig squeal": ("Pig",), "pig death squeal": ("Pig",), "night insects": ("Insect",),
     "camel death cry": ("Livestock, farm animals, working animals",), "elephant death cry": ("Wild animals",),
+    "donkey bray": ("Donkey, ass",), "bull bellow": ("Cattle, bovinae",),  # "Bellow" is a human shout
+    "elk bellow": ("Wild animals",), "red deer roar": ("Wild animals",),  # "Roar" sits under roaring cats
+    "wolf howl": ("Howl", "Canidae, dogs, wolves"), "coyote howl": ("Howl", "Canidae, dogs, wolves"),
     # game effects and voices
     "crossbow shot": ("Arrow",), "squelch": ("Squish",), "coins": ("Coin (dropping)",), "click": ("Clicking",),
     "witch cackle": ("Laughter",), "pain grunt": ("Grunt",), "steam hiss": ("Hiss", "Steam"),
-    "ship creaking": ("Creak",),
+    "ship creaking": ("Creak",), "factory noise": ("Mechanisms",), "stone grinding": ("Grind",),
+    "furnace burning": ("Fire",),
 }
 # Reviewed label families, matched in order with re.fullmatch. Only clearly human cries get a node;
 # a fantasy creature's cry stays unmapped.
