@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from auralign.backbones import registry
@@ -34,15 +35,25 @@ def fetch(
 @app.command("list")
 @user_errors
 def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the known backbones, whether they are fetched, their sources and licenses."""
+    """List the shipped models with their one-line cards, and the backbones: fetched or not, sources, licenses."""
+    from auralign.models.cards import shipped_cards
+
+    cards = [card.as_dict() for card in shipped_cards()]
     rows = [
         {"name": s.name, "kind": s.kind, "fetched": registry.is_fetched(s.name),
          "package": f"{s.pypi_name}=={s.version}", "license": s.license, "description": s.description}
         for s in registry.BACKBONES.values()
     ]
     if as_json:
-        print_json({"home": str(backbones_dir()), "backbones": rows})
+        print_json({"home": str(backbones_dir()), "models": cards, "backbones": rows})
         return
+    models = Table(title="shipped models (--model NAME; cards: docs/models/NAME.md)")
+    for column in ["name", "summary", "MB"]:
+        models.add_column(column)
+    for card in cards:
+        default = " (default)" if card["default"] else ""
+        models.add_row(escape(card["name"] + default), escape(card["summary"]), f"{card['megabytes']:.1f}")
+    console.print(models)
     table = Table(title=f"backbones in {backbones_dir()}")
     for column in ["name", "kind", "fetched", "package", "license"]:
         table.add_column(column)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from auralign.audio.augment import AugmentConfig
 from auralign.data.augmented import write_variants
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
+from auralign.data.label_text import ontology_texts
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
-from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator
+from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator, texts_of
 from auralign.data.sampling import Balance, WeightedDraws, draw_weights, epoch_shares
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
@@ -29,6 +31,7 @@ class DataConfig:
     cache_dir: str | None = None  # default: $AURALIGN_HOME/features
     augment_variants: int = 0  # augmented copies per training clip, written and encoded once (0: off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    texts: Literal["captions", "ontology"] = "captions"  # "ontology": + AudioSet synonyms, parents, templates
     balance: Balance = "none"  # draws per label set: "none" (as the clips fall), "sqrt", "label" (equal)
     speech_share: float | None = None  # at most this share of draws are speech clips (None: no cap)
 
@@ -52,7 +55,9 @@ def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfi
     """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
     drawn as `data.balance` and `data.speech_share` say."""
     variants = write_variants(rows, data.augment_variants, data.augment, seed=seed)
-    pairs = CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants)
+    text_source = ontology_texts if data.texts == "ontology" else texts_of
+    pairs = CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants,
+                        text_source=text_source)
     if data.balance == "none" and data.speech_share is None:
         return pairs
     weights = draw_weights(pairs.rows, data.balance, data.speech_share)
