@@ -33,7 +33,7 @@ from auralign.data.corpus.heldout_sources import (
 )
 from auralign.data.corpus.labels import audioset_name
 from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
-from auralign.data.corpus.render import render_notes
+from auralign.data.corpus.render import SOUNDFONTS, SoundFont, render_avl_drums, render_soundfont
 from auralign.data.corpus.samples import lmms_clips, sonic_pi_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
 from auralign.data.corpus.speech import (
@@ -62,8 +62,12 @@ MIN_SEGMENT_SECONDS = 1.0
 TRIM_BELOW_PEAK_DB = -60.0
 
 
-def _render_source(packages: list[DebianPackage]) -> Iterable[SourceClip]:
-    return render_notes(packages[0], corpus_home() / "render" / "fluidr3")
+def _soundfont_source(font: SoundFont) -> Callable[[list[DebianPackage]], Iterable[SourceClip]]:
+    return lambda packages: render_soundfont(packages[0], font, corpus_home() / "render" / font.name)
+
+
+def _avl_source(packages: list[DebianPackage]) -> Iterable[SourceClip]:
+    return render_avl_drums(packages[0], corpus_home() / "render" / "avldrums")
 
 
 SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
@@ -78,7 +82,8 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     SourceSpec("klettres", ("klettres-data",), klettres_clips),
     SourceSpec("gcompris", ("gcompris-qt-data",), gcompris_clips),
     SourceSpec("fillets", ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl"), fillets_clips),
-    SourceSpec("fluidr3", ("fluid-soundfont-gm",), _render_source),
+    *(SourceSpec(font.name, (font.package,), _soundfont_source(font)) for font in SOUNDFONTS),
+    SourceSpec("avldrums", ("avldrums.lv2-soundfont",), _avl_source),
     SourceSpec("fsdd", (), fsdd_clips),
     # Leave-source-out evaluation sources (docs/corpus.md): every clip goes to its held-out split.
     SourceSpec("tuxpaint-stamps", ("tuxpaint-stamps-default",), tuxpaint_stamp_clips, heldout_split="lso_dev"),
@@ -361,7 +366,8 @@ def write_attribution(out: Path, packages: Sequence[dict], rows: Sequence[Manife
              "| source | package | version | license | clips | homepage |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r.get('source', '')} | {r['name']} | {r['version']} | {r['license']} | {r['clips']} | "
               f"{r.get('homepage', '')} |" for r in records]
-    lines += ["", "Rendered notes: FluidR3 GM (fluid-soundfont-gm, MIT) rendered with FluidSynth.", "",
+    lines += ["", "Rendered notes and phrases: the sound fonts above (fluid-soundfont-gm, musescore-general-soundfont, "
+              "timgm6mb-soundfont, avldrums.lv2-soundfont) rendered with FluidSynth.", "",
               "## Text", "", *[f"- {credit}" for credit in TEXT_CREDITS], ""]
     (out / "ATTRIBUTION.md").write_text("\n".join(lines))
 

@@ -35,6 +35,11 @@ KIND_TEMPLATES: dict[str, tuple[str, ...]] = {
     "vocal": ("A vocal sound: {label}.", "Someone makes a sound, {label}.", "The sound of {label} from a voice."),
     "music": ("A short piece of music: {label}.", "{Label} playing.", "A musical loop of {label}."),
 }
+# Rendered phrases (extra["phrase"]) are no single notes or hits: their own templates.
+PHRASE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "instrument": ("{Label} playing a short phrase.", "A few notes played on {label}.", "Music: a short {label} passage."),
+    "drum": ("{Label} playing a short pattern.", "A drummer playing: {label}.", "A short passage of {label}."),
+}
 DESCRIPTION_PROMPT = "In one short sentence, describe what the sound of {label} is like."
 _SPOKEN_DIGIT = re.compile(r"^spoken digit (\w+)$")
 
@@ -55,26 +60,37 @@ def note_caption(extra: dict) -> str | None:
             f"held for {extra['duration']:g} s.")
 
 
-def _natural_pool(labels: Sequence[str], kind: str) -> tuple[str, ...]:
+def phrase_caption(extra: dict) -> str | None:
+    """'A violin plays a rising scale, soft and legato.' for rendered phrases."""
+    if "phrase" not in extra or "instrument" not in extra:
+        return None
+    instrument = str(extra["instrument"])
+    article = "An" if instrument[:1] in "aeiou" else "A"
+    manner = " and ".join(str(word) for word in (extra.get("dynamic"), extra.get("articulation")) if word)
+    return f"{article} {instrument} plays {extra['phrase_description']}" + (f", {manner}." if manner else ".")
+
+
+def _natural_pool(labels: Sequence[str], kind: str, extra: dict) -> tuple[str, ...]:
     joined = label_caption(labels).removeprefix("This is a sound of ").removesuffix(".")
     digit = _SPOKEN_DIGIT.match(labels[0]) if len(labels) == 1 else None
     if digit:
         return (f"Someone says the digit {digit.group(1)}.", f"A voice saying the word {digit.group(1)}.",
                 f"The spoken number {digit.group(1)}.")
-    return tuple(_fill(t, joined) for t in (*KIND_TEMPLATES.get(kind, ()), *GENERIC_TEMPLATES))
+    kind_templates = (PHRASE_TEMPLATES if "phrase" in extra else KIND_TEMPLATES).get(kind, ())
+    return tuple(_fill(t, joined) for t in (*kind_templates, *GENERIC_TEMPLATES))
 
 
 def template_captions(labels: Sequence[str], kind: str, extra: dict) -> set[str]:
     """Every caption `clip_captions` can write for a clip without an LLM description: any other caption
     of a corpus clip is its label's description."""
-    note = note_caption(extra)
-    return {label_caption(labels), *_natural_pool(labels, kind), *([note] if note else [])}
+    note = note_caption(extra) or phrase_caption(extra)
+    return {label_caption(labels), *_natural_pool(labels, kind, extra), *([note] if note else [])}
 
 
 def natural_captions(labels: Sequence[str], kind: str, extra: dict, rng: np.random.Generator, n: int = 2) -> list[str]:
-    pool = _natural_pool(labels, kind)
+    pool = _natural_pool(labels, kind, extra)
     chosen = [pool[i] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
-    note = note_caption(extra)
+    note = note_caption(extra) or phrase_caption(extra)
     return [note, *chosen[: n - 1]] if note else chosen
 
 
