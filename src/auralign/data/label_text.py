@@ -247,7 +247,8 @@ def map_label(label: str) -> list[Node]:
 # --- templates -------------------------------------------------------------------------------------
 
 _MASS_NOUNS = frozenset({"applause", "rain", "thunder", "laughter", "fire", "wind", "static", "noise", "water",
-                         "music", "gunfire", "speech", "traffic", "machinery", "breathing", "coins", "glass"})
+                         "music", "gunfire", "speech", "traffic", "machinery", "breathing", "coins", "glass",
+                         "birdsong"})
 _CALL_VERBS = {"bark": "barks", "moo": "moos", "bleat": "bleats", "quack": "quacks", "grunt": "grunts",
                "neigh": "neighs", "hoot": "hoots", "meow": "meows", "cluck": "clucks", "growl": "growls",
                "roar": "roars", "trumpet": "trumpets", "squeal": "squeals", "screech": "screeches", "call": "calls"}
