@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from auralign.data.manifest import ManifestRow
-from auralign.data.sampling import WeightedDraws, draw_weights, epoch_shares
+from auralign.data.sampling import WeightedDraws, cap_clips_per_label, draw_weights, epoch_shares
 from auralign.errors import AuralignError
 
 
@@ -90,3 +90,16 @@ def test_weighted_draws_are_seeded_by_epoch_and_follow_the_weights() -> None:
     again = WeightedDraws(Items(1000), weights, seed=3)
     again.set_epoch(1)
     assert [again[i] for i in range(5)] == [draws[i] for i in range(5)]
+
+
+def test_cap_clips_per_label_keeps_a_seeded_subset_in_order() -> None:
+    rows = corpus_rows()
+    capped = cap_clips_per_label(rows, 5, seed=1)
+    counts = Counter(row.labels[0] for row in capped)
+    assert counts == {"czech speech": 5, "dog": 5, "rain": 4, "violin": 1}
+    assert [rows.index(row) for row in capped] == sorted(rows.index(row) for row in capped)
+    assert capped == cap_clips_per_label(rows, 5, seed=1)
+    assert capped != cap_clips_per_label(rows, 5, seed=2)
+    assert cap_clips_per_label(rows, None) == rows
+    with pytest.raises(AuralignError, match="max_clips_per_label"):
+        cap_clips_per_label(rows, 0)

@@ -117,7 +117,8 @@ class FeatureCache:
                ) -> list[tuple[Path, str]]:
         """Encode every clip not yet cached; returns the (path, reason) of clips that failed, now or in
         an earlier run (a bad file is remembered, so callers must hear about it every time)."""
-        todo = self.missing(paths)
+        # Similar lengths share a batch, so little of each batch is padding.
+        todo = sorted(self.missing(paths), key=_size_or_zero)
         pending = set(todo)
         failures = self._remembered_failures(path for path in paths if Path(path) not in pending)
         with progress_bar(len(todo), "encoding audio", enabled=progress and bool(todo)) as advance:
@@ -173,6 +174,13 @@ class FeatureCache:
         os.replace(tmp, target)
         self._append_index({"key": key, "file": file, "lengths": [len(t) for t in window_tokens],
                             "path": str(Path(path).resolve())})
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def pad_tokens(windows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -53,6 +53,24 @@ def draw_weights(rows: Sequence[ManifestRow], balance: Balance = "none",
     return weights / weights.sum()
 
 
+def cap_clips_per_label(rows: Sequence[ManifestRow], limit: int | None, seed: int = 0) -> list[ManifestRow]:
+    """At most `limit` rows per label set, a seeded choice (so the frozen encoder never has to encode
+    thousands of clips of one coarse label that a balanced epoch would rarely draw); order kept."""
+    if limit is None:
+        return list(rows)
+    if limit < 1:
+        raise AuralignError(f"max_clips_per_label must be >= 1, got {limit}")
+    by_key: dict[tuple[str, ...], list[int]] = {}
+    for position, row in enumerate(rows):
+        by_key.setdefault(tuple(sorted(row.labels)) or (row.id,), []).append(position)
+    rng = np.random.default_rng(seed)
+    kept: set[int] = set()
+    for key in sorted(by_key):
+        positions = by_key[key]
+        kept.update(positions if len(positions) <= limit else rng.choice(positions, limit, replace=False).tolist())
+    return [row for position, row in enumerate(rows) if position in kept]
+
+
 class WeightedDraws(Dataset):
     """`len(base)` draws per epoch from `base` with probabilities `weights` (with replacement)."""
 
