@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from auralign.audio.augment import AugmentConfig
-from auralign.data.augmented import write_variants
+from auralign.data.augmented import background_files, write_variants
 from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import CachedPairs
 from auralign.errors import AuralignError
@@ -92,3 +93,40 @@ def test_training_pairs_follow_the_data_config(tmp_path: Path, cache, monkeypatc
     rows = make_rows(tmp_path / "clips", 2)
     pairs = training_pairs(rows, cache, DataConfig(augment_variants=variants), seed=0)
     assert [len(sources) for sources in pairs.sources] == [1 + variants] * 2
+
+
+ONLY_BACKGROUND = replace(ONLY_PITCH, pitch_probability=0, background_probability=1)
+
+
+def test_background_files_are_the_ambience_clips_of_the_split(tmp_path: Path) -> None:
+    rows = make_rows(tmp_path / "clips", 4)
+    for row, split, kind in zip(rows, ["train", "train", "val", "train"], ["ambience", "effect", "ambience", "ambience"],
+                                strict=True):
+        row.split, row.extra["kind"] = split, kind
+    assert background_files(rows) == [rows[0].audio, rows[3].audio]
+    assert background_files(rows, "val") == [rows[2].audio]
+
+
+def test_variants_mix_in_backgrounds_but_never_the_clip_itself(tmp_path: Path) -> None:
+    rows = make_rows(tmp_path / "clips", 2)
+    backgrounds = [rows[0].audio, rows[1].audio]
+    first = write_variants(rows, 1, ONLY_BACKGROUND, root=tmp_path / "aug", progress=False, backgrounds=backgrounds)
+    variant = sf.read(first["c0"][0])[0]
+    noise = variant - sf.read(rows[0].audio)[0]
+    spectrum = np.abs(np.fft.rfft(noise))
+    freqs = np.fft.rfftfreq(len(noise), 1 / sf.info(str(rows[0].audio)).samplerate)
+    assert abs(freqs[spectrum.argmax()] - 400.0) < 5  # c1's 400 Hz tone, not c0's own 300 Hz
+    assert first["c0"][0].parent.parent.parent.name.startswith(ONLY_BACKGROUND.fingerprint() + "-bg")
+    reordered = write_variants(rows, 1, ONLY_BACKGROUND, root=tmp_path / "aug", progress=False,
+                               backgrounds=backgrounds[::-1])
+    assert reordered == first  # the same recordings in another order: the same variants
+    fewer = write_variants(rows, 1, ONLY_BACKGROUND, root=tmp_path / "aug", progress=False,
+                           backgrounds=backgrounds[:1])
+    assert fewer["c0"][0].parent.parent != first["c0"][0].parent.parent  # other backgrounds: other folder
+
+
+def test_backgrounds_do_not_change_variants_that_do_not_use_them(tmp_path: Path) -> None:
+    rows = make_rows(tmp_path / "clips", 2)
+    plain = write_variants(rows, 1, seed=3, root=tmp_path / "aug", progress=False)
+    given = write_variants(rows, 1, seed=3, root=tmp_path / "aug", progress=False, backgrounds=[rows[1].audio])
+    assert given == plain

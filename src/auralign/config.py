@@ -45,6 +45,7 @@ def config_from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", stric
         raise AuralignError(
             f"config section {prefix.rstrip('.') or '<root>'} must be a mapping, got {data!r}"
         )
+    data, base = _preset_values(cls, data, prefix)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown and not strict:
@@ -57,9 +58,23 @@ def config_from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", stric
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(value, hints[name], f"{prefix}{name}", strict) for name, value in data.items()}
     try:
-        return cls(**kwargs)
+        return cls(**{**base, **kwargs})
     except TypeError as error:  # a required field without a value
         raise AuralignError(f"config {prefix.rstrip('.') or cls.__name__}: {error}") from error
+
+
+def _preset_values(cls: type, data: dict[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dataclass with a `presets()` classmethod ({name: instance}) takes a `preset` key: its other
+    keys are set over that instance's values, whatever their order. Returns (other keys, preset values)."""
+    presets = getattr(cls, "presets", None)
+    if presets is None or "preset" not in data:
+        return data, {}
+    name, named = str(data["preset"]), presets()
+    if name not in named:
+        raise AuralignError(f"config {prefix}preset: {name!r} is not one of {', '.join(map(repr, named))}")
+    preset = named[name]
+    rest = {key: value for key, value in data.items() if key != "preset"}
+    return rest, {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset) if f.init}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ every step without re-running the encoder. Instead each training clip gets `vari
 copies (`auralign.audio.augment`), drawn from a generator seeded by (seed, clip id, k) and stored
 under `<root>/<config fingerprint>/seed<seed>/`; the feature cache then encodes them like any file,
 and `CachedPairs` picks, every epoch, the original or one of its variants. A second run with the
-same settings reuses the files; changing any augmentation setting changes the folder.
+same settings reuses the files; changing any augmentation setting changes the folder, and so does
+the list of background recordings when the config mixes them in (`<fingerprint>-bg<hash>`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,21 @@ def variant_path(folder: Path, row: ManifestRow, k: int) -> Path:
     return folder / digest[:2] / f"{digest}-{k}.flac"
 
 
+def background_files(rows: Sequence[ManifestRow], split: str = "train") -> list[Path]:
+    """The audio of the ambience clips (`extra["kind"] == "ambience"`) of `split`, sorted: the
+    background recordings for `write_variants`. Only one split's, so no other split's audio leaks in."""
+    return sorted({row.audio for row in rows if row.split == split and row.extra.get("kind") == "ambience"}, key=str)
+
+
 def write_variants(rows: Sequence[ManifestRow], variants: int, config: AugmentConfig | None = None, seed: int = 0,
-                   root: Path | None = None, progress: bool = True) -> dict[str, list[Path]]:
+                   root: Path | None = None, progress: bool = True,
+                   backgrounds: Sequence[Path] = ()) -> dict[str, list[Path]]:
     """{row id: paths of its `variants` augmented copies}, writing the ones not on disk yet.
 
     A clip whose label depends on pitch (`extra["pitch_preserving"]`) is never pitch-shifted. Clips
     that fail to load get no variants (the feature cache reports the failure for the original).
+    `backgrounds` are the recordings the background effect mixes in (see `background_files`); a clip
+    is never mixed with itself.
     """
     if variants <= 0:
         return {}
@@ -52,18 +62,29 @@ def write_variants(rows: Sequence[ManifestRow], variants: int, config: AugmentCo
     if repeated:  # variants are looked up by id: a repeated id would hand one clip another's copies
         raise AuralignError(f"clip ids must be unique to augment, repeated: {', '.join(repeated[:3])}")
     config = config or AugmentConfig()
-    folder = (root or augmented_root()) / config.fingerprint() / f"seed{seed}"
+    backgrounds = sorted({Path(path) for path in backgrounds}, key=str) if config.background_probability > 0 else []
+    if config.background_probability > 0 and not backgrounds:
+        print("augment: background_probability > 0 but no background recordings were given: no background mixing")
+    folder = (root or augmented_root()) / _folder_name(config, backgrounds) / f"seed{seed}"
     result: dict[str, list[Path]] = {}
     with progress_bar(len(rows), f"augmenting x{variants}", enabled=progress) as advance:
         for row in rows:
             paths = [variant_path(folder, row, k) for k in range(variants)]
-            if _write_missing(row, paths, config, seed):
+            if _write_missing(row, paths, config, seed, [path for path in backgrounds if path != row.audio]):
                 result[row.id] = paths
             advance(1)
     return result
 
 
-def _write_missing(row: ManifestRow, paths: list[Path], config: AugmentConfig, seed: int) -> bool:
+def _folder_name(config: AugmentConfig, backgrounds: Sequence[Path]) -> str:
+    if not backgrounds:
+        return config.fingerprint()
+    digest = hashlib.sha1("\n".join(map(str, backgrounds)).encode()).hexdigest()[:8]
+    return f"{config.fingerprint()}-bg{digest}"
+
+
+def _write_missing(row: ManifestRow, paths: list[Path], config: AugmentConfig, seed: int,
+                   backgrounds: Sequence[Path]) -> bool:
     missing = [k for k, path in enumerate(paths) if not path.is_file()]
     if not missing:
         return True
@@ -74,7 +95,8 @@ def _write_missing(row: ManifestRow, paths: list[Path], config: AugmentConfig, s
         return False
     for k in missing:
         rng = np.random.default_rng([seed, _stable_number(row.id), k])
-        variant = augment(audio, rate, config, rng, allow_pitch_shift=not row.extra.get("pitch_preserving", False))
+        variant = augment(audio, rate, config, rng, allow_pitch_shift=not row.extra.get("pitch_preserving", False),
+                          backgrounds=backgrounds)
         _write_atomically(paths[k], variant, rate)
     return True
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from auralign.audio.augment import AugmentConfig
-from auralign.data.augmented import write_variants
+from auralign.data.augmented import background_files, write_variants
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.label_text import ontology_texts
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
@@ -54,7 +54,8 @@ def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfi
                    seed: int) -> CachedPairs | WeightedDraws:
     """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
     drawn as `data.balance` and `data.speech_share` say."""
-    variants = write_variants(rows, data.augment_variants, data.augment, seed=seed)
+    variants = write_variants(rows, data.augment_variants, data.augment, seed=seed,
+                              backgrounds=background_files(rows, data.train_split))
     text_source = ontology_texts if data.texts == "ontology" else texts_of
     pairs = CachedPairs(rows, cache, seed=seed, crop_tokens=data.crop_tokens, variants=variants,
                         text_source=text_source)
