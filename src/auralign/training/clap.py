@@ -13,7 +13,7 @@ from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.label_text import ontology_texts
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator, texts_of
-from auralign.data.sampling import Balance, WeightedDraws, draw_weights, epoch_shares
+from auralign.data.sampling import Balance, WeightedDraws, cap_clips_per_label, draw_weights, epoch_shares
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
 from auralign.models.clap import ClapConfig, ClapModel
@@ -34,6 +34,7 @@ class DataConfig:
     texts: Literal["captions", "ontology"] = "captions"  # "ontology": + AudioSet synonyms, parents, templates
     balance: Balance = "none"  # draws per label set: "none" (as the clips fall), "sqrt", "label" (equal)
     speech_share: float | None = None  # at most this share of draws are speech clips (None: no cap)
+    max_clips_per_label: int | None = None  # train on at most this many clips of one label set
 
 
 @dataclass
@@ -54,6 +55,7 @@ def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfi
                    seed: int) -> CachedPairs | WeightedDraws:
     """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
     drawn as `data.balance` and `data.speech_share` say."""
+    rows = cap_clips_per_label(rows, data.max_clips_per_label, seed)
     variants = write_variants(rows, data.augment_variants, data.augment, seed=seed,
                               backgrounds=background_files(rows, data.train_split))
     text_source = ontology_texts if data.texts == "ontology" else texts_of

@@ -80,7 +80,7 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
       for language in ("es", "fr", "it", "ru")),
     SourceSpec("asterisk-it-menardi", ("asterisk-prompt-it-menardi-wav",), asterisk_clips),
     SourceSpec("klettres", ("klettres-data",), klettres_clips),
-    SourceSpec("gcompris", ("gcompris-qt-data",), gcompris_clips),
+    SourceSpec("gcompris", ("gcompris-qt-data",), gcompris_clips, heldout_split="lso_test"),
     SourceSpec("fillets", ("fillets-ng-data", "fillets-ng-data-cs", "fillets-ng-data-nl"), fillets_clips),
     *(SourceSpec(font.name, (font.package,), _soundfont_source(font)) for font in SOUNDFONTS),
     SourceSpec("avldrums", ("avldrums.lv2-soundfont",), _avl_source),
