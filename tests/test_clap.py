@@ -101,6 +101,31 @@ def test_training_loss_is_finite_and_trains_only_the_heads(backbones: dict[str, 
             assert parameter.grad is None, name
 
 
+def test_teacher_distillation_trains_the_readout_and_never_the_heads(backbones: dict[str, Path],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from auralign.backbones.aisfx_heads import AisfxHeads
+
+    dim = load_audio_encoder(backbones["audio"]).dim
+    monkeypatch.setattr("auralign.models.clap.teacher_heads",
+                        lambda _name: AisfxHeads({"prosfx": 5, "soundlyTrain": 3, "ucsMixed": 4}, in_dim=dim))
+    model = tiny_model(backbones, teacher_weight=0.5).train()
+    tokens, mask = token_batch()
+    out = model.training_loss({"tokens": tokens, "mask": mask, "texts": TEXTS})
+    assert torch.isfinite(out["teacher_loss"]) and out["teacher_loss"].item() > 0
+    out["loss"].backward()
+    assert model.teacher_readout.weight.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
+    saved = model.state_dict_for_checkpoint()
+    assert any(k.startswith("teacher_readout.") for k in saved)
+    assert not any(k.startswith("teacher.") for k in saved)
+    # a perfect read-out of the teacher's own probabilities would give the teacher's entropy; the loss is
+    # a cross-entropy, so never below it
+    with torch.no_grad():
+        targets = model.teacher.from_tokens(tokens, mask, model.config.teacher_heads)
+        entropy = torch.stack([-(t * t.clamp_min(1e-12).log()).sum(-1).mean() for t in targets.values()]).mean()
+    assert out["teacher_loss"].item() >= entropy.item() - 1e-5
+
+
 def test_precomputed_text_features_give_the_same_loss(backbones: dict[str, Path]) -> None:
     model = tiny_model(backbones).eval()  # no dropout: both calls see the same network
     tokens, mask = token_batch()

@@ -20,7 +20,12 @@ from torch import Tensor, nn
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_max, masked_mean
 from auralign.errors import CheckpointError
 from auralign.models.base import PretrainedModel, frozen_backbones
-from auralign.models.contrastive import LogitScale, contrastive_loss, positives_from_labels
+from auralign.models.contrastive import (
+    LogitScale,
+    contrastive_loss,
+    positives_from_labels,
+    soft_cross_entropy,
+)
 
 
 @dataclass
@@ -41,6 +46,11 @@ class ClapConfig:
     # never seen in training keep the geometry the text encoder gives them.
     text_head: Literal["projection", "identity"] = "projection"
     init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
+    # Distillation of the aiSFX classifier heads (docs/teacher.md) into the audio embedding: a linear
+    # read-out of the joint embedding is trained to predict the heads' class probabilities, so the
+    # embedding keeps the sound-category information the contrastive loss alone may drop. 0: off.
+    teacher_weight: float = 0.0
+    teacher_heads: list[str] = field(default_factory=lambda: ["prosfx", "soundlyTrain", "ucsMixed"])
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,6 +69,13 @@ def text_head(in_dim: int, config: ClapConfig) -> nn.Module:
     if config.text_head != "projection":
         raise CheckpointError(f"unknown text_head {config.text_head!r}; use 'projection' or 'identity'")
     return projection(in_dim, config.projection_hidden, config.embed_dim, config.dropout)
+
+
+def teacher_heads(audio_encoder: str) -> nn.Module:
+    """The frozen aiSFX classifier heads that ship beside the named (or local) aiSFX encoder."""
+    from auralign.backbones.aisfx_heads import AisfxHeads
+
+    return AisfxHeads.from_pretrained(None if audio_encoder == "aisfx" else audio_encoder)
 
 
 class AudioHead(nn.Module):
@@ -109,6 +126,11 @@ class ClapModel(PretrainedModel):
         self.audio_head = AudioHead(self.audio_encoder.dim, config)
         self.text_head = text_head(self.text_encoder.dim, config)
         self.logit_scale = LogitScale(config.init_logit_scale)
+        if config.teacher_weight > 0:
+            self.teacher = teacher_heads(config.audio_encoder)
+            sizes = [self.teacher.heads[name][-1].out_features for name in config.teacher_heads]
+            self.teacher_readout = nn.Linear(config.embed_dim, sum(sizes))
+            self.teacher_sizes = sizes
 
     @cached_property
     def text_is_frozen(self) -> bool:
@@ -144,4 +166,18 @@ class ClapModel(PretrainedModel):
         match_ids = batch.get("match_ids")
         targets = None if match_ids is None else positives_from_labels(match_ids)
         loss = contrastive_loss(audio, text, self.logit_scale(), targets)
-        return {"loss": loss, "logit_scale": self.logit_scale().detach()}
+        out = {"loss": loss, "logit_scale": self.logit_scale().detach()}
+        if self.config.teacher_weight > 0:
+            out["teacher_loss"] = self.teacher_loss(audio, batch["tokens"], batch["mask"])
+            out["loss"] = loss + self.config.teacher_weight * out["teacher_loss"]
+        return out
+
+    def teacher_loss(self, audio: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Mean over the chosen heads of the cross-entropy between each head's probabilities on the
+        clip's tokens and the read-out of its joint embedding."""
+        with torch.no_grad():
+            targets = self.teacher.from_tokens(tokens, mask, self.config.teacher_heads)
+        parts = self.teacher_readout(audio).split(self.teacher_sizes, dim=-1)
+        losses = [soft_cross_entropy(logits, targets[name])
+                  for logits, name in zip(parts, self.config.teacher_heads, strict=True)]
+        return torch.stack(losses).mean()

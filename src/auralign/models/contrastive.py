@@ -108,11 +108,12 @@ def contrastive_loss(
     soft = targets.to(logits_audio_to_text.dtype)
     soft = soft / soft.sum(dim=1, keepdim=True)
     return (
-        _soft_cross_entropy(logits_audio_to_text, soft) + _soft_cross_entropy(logits_text_to_audio, soft)
+        soft_cross_entropy(logits_audio_to_text, soft) + soft_cross_entropy(logits_text_to_audio, soft)
     ) / 2
 
 
-def _soft_cross_entropy(logits: Tensor, soft_targets: Tensor) -> Tensor:
+def soft_cross_entropy(logits: Tensor, soft_targets: Tensor) -> Tensor:
+    """Cross-entropy against a target distribution per row (rows of `soft_targets` sum to 1)."""
     return -(soft_targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 

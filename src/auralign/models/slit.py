@@ -40,7 +40,12 @@ from auralign.backbones.base import AudioEncoder, LanguageModel, TextEncoder
 from auralign.backbones.factory import load_language_model
 from auralign.errors import AuralignError, CheckpointError
 from auralign.models.base import WEIGHTS_NAME, PretrainedModel, frozen_backbones
-from auralign.models.contrastive import LogitScale, gather_with_grad, positives_from_labels
+from auralign.models.contrastive import (
+    LogitScale,
+    gather_with_grad,
+    positives_from_labels,
+    soft_cross_entropy,
+)
 from auralign.models.qformer import QFormer, QFormerConfig, bert_layer_count
 from auralign.models.slit_masks import qformer_attention_mask
 
@@ -203,7 +208,7 @@ class SlitModel(PretrainedModel):
         text_to_audio = scale * max_over_queries(all_queries, text).T
         soft = positives_from_labels(match_ids)
         soft = soft / soft.sum(dim=1, keepdim=True)
-        loss = (_soft_cross_entropy(audio_to_text, soft) + _soft_cross_entropy(text_to_audio, soft)) / 2
+        loss = (soft_cross_entropy(audio_to_text, soft) + soft_cross_entropy(text_to_audio, soft)) / 2
         return loss, max_over_queries(queries, text)
 
     def _matching_loss(self, audio: Tensor, audio_mask: Tensor, ids: Tensor, text_mask: Tensor,
@@ -309,7 +314,3 @@ def _match_embedding_scale(projection: nn.Linear, language_model: LanguageModel)
         token_std = float(language_model.embed(torch.arange(256)).float().std())
         nn.init.normal_(projection.weight, std=token_std / projection.in_features ** 0.5)
         nn.init.zeros_(projection.bias)
-
-
-def _soft_cross_entropy(logits: Tensor, soft_targets: Tensor) -> Tensor:
-    return -(soft_targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()

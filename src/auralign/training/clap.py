@@ -35,6 +35,7 @@ class DataConfig:
     balance: Balance = "none"  # draws per label set: "none" (as the clips fall), "sqrt", "label" (equal)
     speech_share: float | None = None  # at most this share of draws are speech clips (None: no cap)
     max_clips_per_label: int | None = None  # train on at most this many clips of one label set
+    exclude_sources: list[str] = field(default_factory=list)  # leave out training rows of these corpus sources
 
 
 @dataclass
@@ -55,7 +56,9 @@ def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfi
                    seed: int) -> CachedPairs | WeightedDraws:
     """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
     drawn as `data.balance` and `data.speech_share` say."""
-    rows = cap_clips_per_label(rows, data.max_clips_per_label, seed)
+    excluded = set(data.exclude_sources)
+    rows = cap_clips_per_label([row for row in rows if row.extra.get("source") not in excluded],
+                               data.max_clips_per_label, seed)
     variants = write_variants(rows, data.augment_variants, data.augment, seed=seed,
                               backgrounds=background_files(rows, data.train_split))
     text_source = ontology_texts if data.texts == "ontology" else texts_of
