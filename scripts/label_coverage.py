@@ -61,7 +61,7 @@ def unmapped_labels(rows: list[ManifestRow]) -> dict[str, list[str]]:
 def examples(rows: list[ManifestRow], n: int) -> list[tuple[ManifestRow, list[str]]]:
     """`positive_texts` of n clips of different labels, spread evenly over the manifest."""
     firsts = list({tuple(row.labels): row for row in reversed(rows) if row.labels}.values())[::-1]
-    step = max(1, len(firsts) // n)
+    step = max(1, len(firsts) // max(n, 1))
     return [(row, positive_texts(row.labels, row.extra)) for row in firsts[::step][:n]]
 
 
