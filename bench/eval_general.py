@@ -3,8 +3,10 @@
 For each requested split of a corpus manifest: zero-shot top-1/top-5 over the split's own label
 vocabulary; the same restricted to real instrument and drum recordings with only their labels as
 candidates ("name the instrument"); and multi-label mAP on the split's mixtures. Every accuracy
-comes with n, the number of classes and chance level. Choose anything (templates, teacher weight,
-checkpoint) on `lso_dev` / `val`; run `lso_test` / `test` once.
+comes with n, the number of classes and chance level. With `--teacher-weights`, each number is also
+given for CLAP's cosine fused with the aiSFX teacher's ConSE prior at each weight
+(`auralign.evaluation.teacher_prior`). Choose anything (templates, teacher weight, checkpoint) on
+`lso_dev` / `val`; run `lso_test` / `test` once.
 
     python bench/eval_general.py --manifest runs/corpus-general/manifest.jsonl \
         --mixtures runs/corpus-general/mixtures.jsonl --model general --splits lso_dev,val,test_unseen
@@ -15,16 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
-from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
+from auralign.evaluation.embedding import embed_clips, per_clip_mean
+from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label
+from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, class_embeddings
 from auralign.models.factory import load_model
 
 INSTRUMENT_KINDS = frozenset({"instrument", "drum", "music"})
+Scorer = Callable[[Sequence[ManifestRow], Sequence[str]], tuple[dict[float, np.ndarray], list[int]]]
 
 
 def is_real_instrument(row: ManifestRow) -> bool:
@@ -32,33 +40,74 @@ def is_real_instrument(row: ManifestRow) -> bool:
     return str(row.extra.get("kind", "")) in INSTRUMENT_KINDS and not synthetic
 
 
-def single_label(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache,
-                 templates: Sequence[str]) -> dict[str, Any]:
+def make_scorer(model: Any, cache: FeatureCache, templates: Sequence[str], weights: Sequence[float]) -> Scorer:
+    """rows, class names -> ({teacher weight: (n_ok, C) scores}, index of the rows that loaded)."""
+    prior = None
+    if any(w > 0 for w in weights):
+        from auralign.backbones.aisfx_heads import AisfxHeads
+        from auralign.evaluation.teacher_prior import DEFAULT_HEADS, TeacherPrior, load_named_outputs
+
+        heads = AisfxHeads.from_pretrained()
+        prior = TeacherPrior.build(model, load_named_outputs(DEFAULT_HEADS))
+        sizes = [heads.heads[name][-1].out_features for name in DEFAULT_HEADS]
+
+    def score(rows: Sequence[ManifestRow], class_names: Sequence[str]) -> tuple[dict[float, np.ndarray], list[int]]:
+        paths = [row.audio for row in rows]
+        clips = embed_clips(model, cache, paths, progress=False)
+        classes = class_embeddings(model, class_names, templates)
+        cosine = clips.vectors @ classes.T
+        out = {0.0: cosine}
+        if prior is not None:
+            probs = per_clip_mean(lambda t, m: torch.cat(list(heads.from_tokens(t, m, DEFAULT_HEADS).values()), -1),
+                                  cache, paths, progress=False)
+            split = dict(zip(DEFAULT_HEADS, torch.from_numpy(probs.vectors).split(sizes, dim=-1), strict=True))
+            prior_scores = prior.scores(split, torch.from_numpy(classes)).numpy()
+            out.update({w: (1 - w) * cosine + w * prior_scores for w in weights if w > 0})
+        return out, clips.index
+
+    return score
+
+
+def single_label(score: Scorer, rows: Sequence[ManifestRow]) -> dict[str, Any]:
     rows = [row for row in rows if len(row.labels) == 1]
     if not rows:
         return {"n": 0}
-    result = evaluate_zeroshot(model, rows, cache, label_vocabulary(rows), templates, progress=False)
-    return {"top1": round(result["top1"], 4), "top5": round(result["top5"], 4), "n": result["n"],
-            "n_classes": result["n_classes"], "chance_top1": round(1 / result["n_classes"], 4),
-            "failures": len(result["failures"])}
+    names = label_vocabulary(rows)
+    column = {name: c for c, name in enumerate(names)}
+    by_weight, index = score(rows, names)
+    targets = np.array([column[rows[i].labels[0]] for i in index])
+    result: dict[str, Any] = {"n": len(index), "n_classes": len(names), "chance_top1": round(1 / len(names), 4)}
+    for weight, scores in by_weight.items():
+        measured = evaluate_single_label(scores, targets, names)
+        key = "" if weight == 0 else f"@teacher{weight:g}"
+        result[f"top1{key}"] = round(measured.top1, 4)
+        result[f"top5{key}"] = round(measured.top5, 4)
+    return result
 
 
-def mixtures_map(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache,
-                 templates: Sequence[str]) -> dict[str, Any]:
+def mixtures_map(score: Scorer, rows: Sequence[ManifestRow]) -> dict[str, Any]:
     if not rows:
         return {"n": 0}
-    result = evaluate_zeroshot(model, rows, cache, label_vocabulary(rows), templates, progress=False)
-    return {"mAP": round(result["mAP"], 4), "n": result["n"], "n_classes": result["n_classes"]}
+    names = label_vocabulary(rows)
+    column = {name: c for c, name in enumerate(names)}
+    by_weight, index = score(rows, names)
+    targets = np.zeros((len(index), len(names)), dtype=bool)
+    for r, i in enumerate(index):
+        targets[r, [column[label] for label in rows[i].labels]] = True
+    result: dict[str, Any] = {"n": len(index), "n_classes": len(names)}
+    for weight, scores in by_weight.items():
+        result["mAP" + ("" if weight == 0 else f"@teacher{weight:g}")] = round(
+            evaluate_multi_label(scores, targets, names).mAP, 4)
+    return result
 
 
-def evaluate_split(model: Any, rows: Sequence[ManifestRow], mixtures: Sequence[ManifestRow], split: str,
-                   cache: FeatureCache, templates: Sequence[str]) -> dict[str, Any]:
+def evaluate_split(score: Scorer, rows: Sequence[ManifestRow], mixtures: Sequence[ManifestRow],
+                   split: str) -> dict[str, Any]:
     chosen = [row for row in rows if row.split == split and row.labels]
     return {
-        "all": single_label(model, chosen, cache, templates),
-        "real_instruments": single_label(model, [row for row in chosen if is_real_instrument(row)], cache,
-                                         templates),
-        "mixtures": mixtures_map(model, [row for row in mixtures if row.split == split], cache, templates),
+        "all": single_label(score, chosen),
+        "real_instruments": single_label(score, [row for row in chosen if is_real_instrument(row)]),
+        "mixtures": mixtures_map(score, [row for row in mixtures if row.split == split and row.labels]),
     }
 
 
@@ -70,15 +119,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--splits", default="lso_dev,val,test_unseen")
     parser.add_argument("--template", action="append", default=None,
                         help="prompt template with {label} (repeatable: ensemble)")
+    parser.add_argument("--teacher-weights", default="0", help="comma-separated weights of the teacher prior")
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    cache = FeatureCache(model.audio_encoder)
+    templates = tuple(args.template or DEFAULT_TEMPLATES)
+    weights = [float(w) for w in args.teacher_weights.split(",")]
+    score = make_scorer(model, FeatureCache(model.audio_encoder), templates, weights)
     rows = read_manifest(args.manifest)
     mixtures = read_manifest(args.mixtures) if args.mixtures else []
-    templates = tuple(args.template or DEFAULT_TEMPLATES)
     report = {"model": args.model, "manifest": str(args.manifest), "templates": list(templates),
-              "splits": {split: evaluate_split(model, rows, mixtures, split, cache, templates)
-                         for split in args.splits.split(",")}}
+              "splits": {split: evaluate_split(score, rows, mixtures, split) for split in args.splits.split(",")}}
     json.dump(report, sys.stdout, indent=1, allow_nan=False)
     print()
     return report

@@ -243,3 +243,16 @@ def test_shipped_clap_embeds_a_tone_and_a_text() -> None:
         assert vectors.shape == (rows, model.config.embed_dim)
         assert torch.isfinite(vectors).all()
         np.testing.assert_allclose(vectors.norm(dim=-1).numpy(), 1.0, atol=1e-5)
+
+
+def test_items_that_drew_the_same_text_are_positives_of_each_other() -> None:
+    from auralign.data.pairs import text_id
+    from auralign.models.clap import batch_positives
+
+    texts = ["speech", "speech", "a dog barks", "rain"]
+    batch = {"match_ids": torch.tensor([0, 1, 2, 2]), "text_ids": torch.tensor([text_id(t) for t in texts])}
+    expected = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]], dtype=torch.float32)
+    torch.testing.assert_close(batch_positives(batch), expected)
+    assert batch_positives({"match_ids": batch["match_ids"]})[0, 1] == 0
+    assert batch_positives({}) is None
+    assert text_id("speech") == text_id("speech") != text_id("Speech")

@@ -135,7 +135,7 @@ def test_pair_collator_pads_and_keeps_texts_and_ids() -> None:
     pairs = [Pair(np.ones((2, 4), dtype=np.float32), "a", 0), Pair(np.full((3, 4), 2.0, dtype=np.float32), "bb", 1),
              Pair(np.zeros((1, 4), dtype=np.float32), "a", 0)]
     batch = pair_collator()(pairs)
-    assert set(batch) == {"tokens", "mask", "texts", "match_ids"}
+    assert set(batch) == {"tokens", "mask", "texts", "match_ids", "text_ids"}
     assert batch["tokens"].shape == (3, 3, 4)
     assert batch["mask"].sum(1).tolist() == [2, 3, 1]
     assert batch["texts"] == ["a", "bb", "a"]

@@ -8,6 +8,7 @@ a resumed run or a run on more processes sees the same pairs. With augmented var
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,12 @@ class CachedPairs(Dataset):
         return sorted({text for texts in self.texts for text in texts})
 
 
+def text_id(text: str) -> int:
+    """A stable integer per text (the same in every process), so that two items of a batch that drew
+    the same text, such as a shared parent class "speech" for two languages, count as positives."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "little")
+
+
 def pair_collator(text_features: Callable[[list[str]], torch.Tensor] | None = None,
                   ) -> Callable[[list[Pair]], dict[str, Any]]:
     """Batch pairs; with `text_features` (a lookup of precomputed frozen-encoder vectors) the batch
@@ -106,7 +113,8 @@ def pair_collator(text_features: Callable[[list[str]], torch.Tensor] | None = No
         tokens, mask = pad_tokens([p.tokens for p in pairs])
         texts = [p.text for p in pairs]
         batch: dict[str, Any] = {"tokens": tokens, "mask": mask, "texts": texts,
-                                 "match_ids": torch.tensor([p.match_id for p in pairs])}
+                                 "match_ids": torch.tensor([p.match_id for p in pairs]),
+                                 "text_ids": torch.tensor([text_id(text) for text in texts])}
         if text_features is not None:
             batch["text_features"] = text_features(texts)
         return batch

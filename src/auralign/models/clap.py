@@ -71,6 +71,15 @@ def text_head(in_dim: int, config: ClapConfig) -> nn.Module:
     return projection(in_dim, config.projection_hidden, config.embed_dim, config.dropout)
 
 
+def batch_positives(batch: dict[str, Any]) -> Tensor | None:
+    """(B, B_global) positives: items of one label set (`match_ids`), or that drew one text (`text_ids`)."""
+    match_ids, text_ids = batch.get("match_ids"), batch.get("text_ids")
+    if match_ids is None:
+        return None
+    targets = positives_from_labels(match_ids)
+    return targets if text_ids is None else torch.maximum(targets, positives_from_labels(text_ids))
+
+
 def teacher_heads(audio_encoder: str) -> nn.Module:
     """The frozen aiSFX classifier heads that ship beside the named (or local) aiSFX encoder."""
     from auralign.backbones.aisfx_heads import AisfxHeads
@@ -163,8 +172,7 @@ class ClapModel(PretrainedModel):
         if features is None:
             features = self.text_features(batch["texts"])
         text = self.embed_text_features(features)
-        match_ids = batch.get("match_ids")
-        targets = None if match_ids is None else positives_from_labels(match_ids)
+        targets = batch_positives(batch)
         loss = contrastive_loss(audio, text, self.logit_scale(), targets)
         out = {"loss": loss, "logit_scale": self.logit_scale().detach()}
         if self.config.teacher_weight > 0:
