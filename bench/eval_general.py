@@ -26,6 +26,7 @@ import torch
 
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
+from auralign.data.sampling import cap_clips_per_label
 from auralign.evaluation.embedding import embed_clips, per_clip_mean
 from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, class_embeddings
@@ -102,8 +103,8 @@ def mixtures_map(score: Scorer, rows: Sequence[ManifestRow]) -> dict[str, Any]:
 
 
 def evaluate_split(score: Scorer, rows: Sequence[ManifestRow], mixtures: Sequence[ManifestRow],
-                   split: str) -> dict[str, Any]:
-    chosen = [row for row in rows if row.split == split and row.labels]
+                   split: str, max_per_label: int | None = None) -> dict[str, Any]:
+    chosen = cap_clips_per_label([row for row in rows if row.split == split and row.labels], max_per_label)
     return {
         "all": single_label(score, chosen),
         "real_instruments": single_label(score, [row for row in chosen if is_real_instrument(row)]),
@@ -119,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--splits", default="lso_dev,val,test_unseen")
     parser.add_argument("--template", action="append", default=None,
                         help="prompt template with {label} (repeatable: ensemble)")
+    parser.add_argument("--max-per-label", type=int, default=None,
+                        help="evaluate at most this many clips per label of each split (a seeded choice)")
     parser.add_argument("--teacher-weights", default="0", help="comma-separated weights of the teacher prior")
     args = parser.parse_args(argv)
     model = load_model(args.model)
@@ -128,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rows = read_manifest(args.manifest)
     mixtures = read_manifest(args.mixtures) if args.mixtures else []
     report = {"model": args.model, "manifest": str(args.manifest), "templates": list(templates),
-              "splits": {split: evaluate_split(score, rows, mixtures, split) for split in args.splits.split(",")}}
+              "max_per_label": args.max_per_label,
+              "splits": {split: evaluate_split(score, rows, mixtures, split, args.max_per_label) for split in args.splits.split(",")}}
     json.dump(report, sys.stdout, indent=1, allow_nan=False)
     print()
     return report

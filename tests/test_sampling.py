@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from auralign.data.manifest import ManifestRow
-from auralign.data.sampling import WeightedDraws, cap_clips_per_label, draw_weights, epoch_shares
+from auralign.data.sampling import WeightedDraws, cap_clips_per_label, draw_weights, epoch_shares, matches_any
 from auralign.errors import AuralignError
 
 
@@ -103,3 +103,13 @@ def test_cap_clips_per_label_keeps_a_seeded_subset_in_order() -> None:
     assert cap_clips_per_label(rows, None) == rows
     with pytest.raises(AuralignError, match="max_clips_per_label"):
         cap_clips_per_label(rows, 0)
+
+
+def test_matches_any_by_field_value_or_presence() -> None:
+    phrase = ManifestRow(audio=Path("p.flac"), labels=["violin"], split="train",
+                         extra={"source": "timgm6mb", "phrase": "scale up"})
+    note = ManifestRow(audio=Path("n.flac"), labels=["violin"], split="train", extra={"source": "fluidr3"})
+    assert matches_any(phrase, ["phrase"]) and not matches_any(note, ["phrase"])
+    assert matches_any(note, ["source=timgm6mb", "source=fluidr3"])
+    assert not matches_any(note, ["source=timgm6mb"]) and not matches_any(note, [])
+    assert matches_any(note, ["split=train"])

@@ -53,6 +53,17 @@ def draw_weights(rows: Sequence[ManifestRow], balance: Balance = "none",
     return weights / weights.sum()
 
 
+def matches_any(row: ManifestRow, patterns: Sequence[str]) -> bool:
+    """Whether a row matches one of `patterns`: "field=value" (a manifest field equals value) or
+    "field" (the field is set and not false/empty)."""
+    for pattern in patterns:
+        name, _, value = pattern.partition("=")
+        found = row.split if name == "split" else row.extra.get(name)
+        if (str(found) == value) if value else bool(found):
+            return True
+    return False
+
+
 def cap_clips_per_label(rows: Sequence[ManifestRow], limit: int | None, seed: int = 0) -> list[ManifestRow]:
     """At most `limit` rows per label set, a seeded choice (so the frozen encoder never has to encode
     thousands of clips of one coarse label that a balanced epoch would rarely draw); order kept."""

@@ -13,7 +13,14 @@ from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.label_text import ontology_texts
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import CachedPairs, TextFeatureTable, pair_collator, texts_of
-from auralign.data.sampling import Balance, WeightedDraws, cap_clips_per_label, draw_weights, epoch_shares
+from auralign.data.sampling import (
+    Balance,
+    WeightedDraws,
+    cap_clips_per_label,
+    draw_weights,
+    epoch_shares,
+    matches_any,
+)
 from auralign.errors import AuralignError
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
 from auralign.models.clap import ClapConfig, ClapModel
@@ -35,7 +42,8 @@ class DataConfig:
     balance: Balance = "none"  # draws per label set: "none" (as the clips fall), "sqrt", "label" (equal)
     speech_share: float | None = None  # at most this share of draws are speech clips (None: no cap)
     max_clips_per_label: int | None = None  # train on at most this many clips of one label set
-    exclude_sources: list[str] = field(default_factory=list)  # leave out training rows of these corpus sources
+    # leave out training rows matching any of these: "field=value" (e.g. source=timgm6mb) or "field" (set)
+    exclude_rows: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -56,8 +64,7 @@ def training_pairs(rows: list[ManifestRow], cache: FeatureCache, data: DataConfi
                    seed: int) -> CachedPairs | WeightedDraws:
     """The training pairs of `rows`, with `data.augment_variants` augmented copies of each clip,
     drawn as `data.balance` and `data.speech_share` say."""
-    excluded = set(data.exclude_sources)
-    rows = cap_clips_per_label([row for row in rows if row.extra.get("source") not in excluded],
+    rows = cap_clips_per_label([row for row in rows if not matches_any(row, data.exclude_rows)],
                                data.max_clips_per_label, seed)
     variants = write_variants(rows, data.augment_variants, data.augment, seed=seed,
                               backgrounds=background_files(rows, data.train_split))
