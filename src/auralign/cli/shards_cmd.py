@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from auralign.cli.audio_cmds import report_failures
-from auralign.cli.common import console, user_errors
+from auralign.cli.common import FORCE, check_output_folder, console, user_errors
 from auralign.data.manifest import read_manifest
 
 
@@ -20,10 +20,12 @@ def shards(
     original: bool = typer.Option(False, "--original", help="Store the files' own bytes instead of FLAC."),
     split: str | None = typer.Option(None, help="Only rows of this split."),
     strict: bool = typer.Option(False, help="Exit non-zero if any clip fails."),
+    force: bool = FORCE,
 ) -> None:
     """Write WebDataset shards (audio + JSON metadata per clip); bad clips are listed and left out."""
     from auralign.data.shards import write_shards  # imports torch: only when the command runs
 
+    check_output_folder(out_dir, force=force)
     rows = read_manifest(manifest, split)
     failures: list[tuple[Path, str]] = []
     written = write_shards(rows, out_dir, max_count=max_count, max_size=int(max_size_mb * 1e6),

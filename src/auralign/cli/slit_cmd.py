@@ -21,6 +21,7 @@ STAGE = typer.Option(..., "--stage", min=1, max=3,
 INIT_FROM = typer.Option(None, "--init-from", help="The previous stage's model folder (stages 2 and 3).")
 CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
 RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoint in train.output_dir.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace the run in a non-empty train.output_dir.")
 
 
 def stage_config(stage: int, init_from: Path | None, config: Path | None, overrides: list[str]) -> SlitRunConfig:
@@ -42,11 +43,13 @@ def stage_config(stage: int, init_from: Path | None, config: Path | None, overri
 @user_errors
 def train(overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. train.lr=1e-4"),
           stage: int = STAGE, init_from: Path | None = INIT_FROM, config: Path | None = CONFIG,
-          resume: bool = RESUME) -> None:
+          resume: bool = RESUME, overwrite: bool = OVERWRITE) -> None:
     """Train one SLIT stage (see docs/slit.md for the full recipe)."""
+    from auralign.training.checkpoint import prepare_output_dir
     from auralign.training.slit import train_slit
 
     run_config = stage_config(stage, init_from, config, overrides or [])
+    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite)
     final = train_slit(run_config, resume=resume)
     console.print(f"final model: {final}")
 

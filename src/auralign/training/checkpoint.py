@@ -58,6 +58,31 @@ class TrainingState:
     step_in_epoch: int = 0
 
 
+# What a run writes into its output folder; `--overwrite` removes exactly these, nothing else.
+RUN_OUTPUTS = ("checkpoints", "final", "log.jsonl", "tensorboard")
+
+
+def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to train into a non-empty folder unless resuming it or told to overwrite it.
+
+    A second run started in a used folder would replace `final/` and old checkpoints and append its
+    rows to the first run's `log.jsonl`. With `overwrite`, the previous run's outputs are removed.
+    """
+    if resume or not output_dir.is_dir() or not any(output_dir.iterdir()):
+        return
+    if not overwrite:
+        raise CheckpointError(
+            f"{output_dir} is not empty; use --resume to continue its run, --overwrite to replace it, "
+            "or choose another train.output_dir"
+        )
+    for name in RUN_OUTPUTS:
+        path = output_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
 def checkpoint_dir(root: Path, step: int) -> Path:
     return root / f"ckpt-{step:06d}"
 
