@@ -51,6 +51,18 @@ def build(inputs: list[Path] = typer.Argument(..., help="Audio files, folders, o
     report_failures(failures, index.index.ntotal, strict=False)
 
 
+def load_index(directory: Path):  # noqa: ANN201 (SearchIndex is imported lazily: faiss is heavy)
+    """`SearchIndex.load` with one line for a truncated or corrupted index instead of faiss's traceback."""
+    from auralign.apps.search_index import SearchIndex
+    from auralign.errors import AuralignError
+
+    try:
+        return SearchIndex.load(directory)
+    except (RuntimeError, ValueError, KeyError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise AuralignError(f"{shown(directory)}: damaged search index ({reason[:200]})") from None
+
+
 def search(index: Path = typer.Argument(..., help="An index folder from `auralign index build`."),
            query: str = typer.Argument(..., help="What to look for, in words."),
            k: int = typer.Option(10, "-k", help="How many results."),
@@ -64,7 +76,7 @@ def _search(index_dir: Path, query: str, k: int, as_json: bool) -> None:
     from auralign.apps.search_index import SearchIndex
     from auralign.models.factory import load_model
 
-    index = SearchIndex.load(index_dir)
+    index = load_index(index_dir)
     hits = index.search_text(load_model(index.model_name), [query], k)[0]
     if as_json:
         print_json({"query": query, "model": index.model_name, "hits": [{"score": h.score, **h.item} for h in hits]})
@@ -99,6 +111,6 @@ def _serve(model_name: str, index_dir: Path | None, host: str, port: int, token:
 
     check_bind(host, token, insecure)
     limits = ServerLimits(max_upload_bytes=int(max_upload_mb * 2**20), max_seconds=max_seconds)
-    index = SearchIndex.load(index_dir) if index_dir else None
+    index = load_index(index_dir) if index_dir else None
     app = create_app(load_model(model_name), model_name, index, token=token, limits=limits)
     uvicorn.run(app, host=host, port=port)
