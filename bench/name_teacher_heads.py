@@ -15,18 +15,19 @@ the names to `--names`.
 Naming. The checkpoint ships no class names. Three heads were trained on libraries tagged with the
 Universal Category System (prosfx, soundlyTrain, ucsMixed); the hypothesis is that their outputs are
 the UCS categories present in that library in alphabetical order (a label encoder's order). Corpus
-labels are mapped to UCS categories by the explicit table `LABEL_RULES`; for each category with
-enough clips, the output it drives most specifically (mean probability on its clips minus that on
-the other clips) is its anchor, strong when that category is also the one driving the output most.
-The hypothesis predicts that output i of a head with n outputs is category c_i of the 82 sorted ones
-with i <= c_i <= i + (82 - n): each strong anchor either falls in that window or refutes it. The
-skip s_i = c_i - i never decreases and lies in [0, 82 - n]; the largest set of in-window anchors
-consistent with that fixes s at each of them, which names the outputs whose skip is then pinned.
+labels are mapped to UCS categories by the explicit table `LABEL_RULES`. The specificity of output i
+for category C is its mean probability on C's clips minus that on all other clips. The hypothesis
+says output i is category c_i of the 82 sorted ones, c_i = i + s_i with the skip s_i non-decreasing
+in [0, 82 - n]. The best such order-preserving assignment (dynamic programming over the summed
+specificity) is compared with the best one for the outputs shuffled (permutation p-value). Outputs
+where the assignment agrees with direct evidence (C drives i by at least --min-specificity, and C is
+i's most specific category or i is C's most specific output) are anchors; anchors fix the skip at
+their outputs, which pins the skip of the outputs between anchors of equal skip, naming them.
 
-Confidence: high = the output is itself an anchor of that consistent set; medium = named by the
-order alone (its skip is pinned by the anchors around it, or by the ends); low = named from its own
-evidence only (the other six heads, whose libraries' taxonomies are not known), or left null with
-its candidates listed.
+Confidence: high = the output is itself an anchor with specificity >= 2 x --min-specificity;
+medium = a weaker anchor, or named by the order alone (its skip is pinned by the anchors around it,
+or by the ends, and no other category drives it clearly); low = named from its own evidence only
+(the other six heads, whose libraries' taxonomies are not known), or left null with its candidates.
 """
 
 from __future__ import annotations
@@ -58,33 +59,43 @@ MIN_CLIPS = 8  # a label or category with fewer clips is not used as evidence
 # the corpus's label list; a label that matches nothing is left out of the category evidence.
 LABEL_RULES: list[tuple[str, str | None]] = [
     # ambiguous between categories: left out of the evidence
-    (r"wind chimes?|siren|birdsong|footsteps in water|wading in water|gong|pop|crash|spray|sizzle|plop",
-     None),
-    (r"glass harmonica|wood ?block", "MUSICAL"),
+    (r"wind chimes?|siren|birdsong|footsteps in water|wading in water|gong|pop|spray|sizzle|plop|rustle|"
+     r"(sawing|hammering|chopping) wood|hammering metal|mining metal ore|dwarf|elf", None),
+    (r"glass harmonica|wood ?block|ride bell|crash cymbal|cowbell|djembe|cajon|agogo|maracas|rimshot|"
+     r"side stick|hand clap|war drums|breakbeat", "MUSICAL"),
+    (r"crash", None),
     (r"horse gallop|horse hooves|footsteps?", "FOOTSTEPS"),
     (r"crow|owl|duck|goose|rooster|chicken|seagull|flamingo|peacock|birds?|songbirds?|pigeon|parrot|hen",
      "BIRDS"),
+    (r"blackbird|cuckoo|heron|lark|penguin|quetzal|toucan|turkey|vulture", "BIRDS"),
     (r"dogs?|cats?|kitten|cow|horse|pig|sheep|goat|donkey|camel|elephant|lion|monkey|wolf|coyote|elk|deer|"
-     r"sea lion|frog|bee|mosquito|crickets?|cicadas?|insects?|bear|tiger|mouse|rat|snake|whale|dolphin",
-     "ANIMALS"),
+     r"sea lion|frog|bee|mosquito|crickets?|cicadas?|insects?|bear|tiger|mouse|rat|snake|whale|dolphin|"
+     r"bison|bull|chimpanzee|ferret|fox|gorilla|hippopotamus|koala|lamb|orca|rabbit|reindeer|squirrel|"
+     r"zebra|hornet|grasshopper|boar|bat", "ANIMALS"),
+    (r"ghoul|goblin|gryphon|lich|mermaid|merman|naga|ogre|orc|skeleton|troll|yeti|zombie|drake|"
+     r"tree creature", "CREATURES"),
     (r"wing flapping|wings", "WINGS"),
     (r"rain", "RAIN"),
     (r"thunder|thunderstorm|snowstorm|storm|hail", "WEATHER"),
     (r"wind turbine", None),
     (r"wind", "WIND"),
     (r"fireworks?|firecrackers?", "FIREWORKS"),
-    (r"fire|furnace burning|burning fuse|flamethrower|campfire|crackling fire", "FIRE"),
-    (r"explosions?|impact boom", "EXPLOSIONS"),
     (r"ricochet|bullet impact|bullet hitting body", "BULLETS"),
     (r"gunshot|gun|rifle|pistol|shotgun|musket|cannon|mortar|grenade launcher", "GUNS"),
-    (r"sword|arrow|spear|pike|knife|whip crack|catapult|ballista|battering ram|sling shot|javelin|shield",
-     "WEAPONS"),
+    (r"fire|furnace burning|burning fuse|flamethrower|campfire|crackling fire", "FIRE"),
+    (r"explosions?|impact boom", "EXPLOSIONS"),
+    (r"sword|arrow|spear|pike|knife|whip crack|catapult|ballista|battering ram|sling shot|javelin|shield|"
+     r"crossbow|(staff|mace|club|axe|flail) strike", "WEAPONS"),
+    (r"punch", "FIGHT"),
+    (r"magic", "MAGIC"),
+    (r"coins?", "OBJECTS"),
+    (r"squeaky toy|toy", "TOYS"),
     (r"door|hinge creaking|stone gate|gate", "DOORS"),
     (r"glass", "GLASS"),
     (r"metal clang|metal clatter|metal ping|metal thud|metal breaking|metal", "METAL"),
     (r"tree falling|rustling leaves|rustle|leaves|grass", "VEGETATION"),
     (r"wood breaking|wood creaking|wood impact|wood", "WOOD"),
-    (r"car|motorcycle|bus engine|tire skid|truck|bicycle", "VEHICLES"),
+    (r"car|motorcycle|bus engine|tire skid|truck|bicycle|vehicle", "VEHICLES"),
     (r"train|steam train|railroad", "TRAINS"),
     (r"helicopter|jet engine|propeller plane|airplane|plane|rocket launch", "AIRCRAFT"),
     (r"ship horn|boat|ship", "BOATS"),
@@ -94,7 +105,8 @@ LABEL_RULES: list[tuple[str, str | None]] = [
     (r"speech|spoken|scream|laughter|laugh|baby crying|crying|shout|singing|moan|death cry|pain cry|"
      r"pain grunt|grunt|voice|says", "VOICES"),
     (r"chainsaw|circular saw|drill|drilling|jackhammer|hammering|sawing|saw|screwdriver", "TOOLS"),
-    (r"sewing machine|elevator|fan|factory machinery|3d printer|pumpjack|loom|machine", "MACHINES"),
+    (r"sewing machine|elevator|fan|factory machinery|3d printer|pumpjack|loom|machine|vacuum cleaner",
+     "MACHINES"),
     (r"clock ticking|clock|ticking|tick", "CLOCKS"),
     (r"telephone|phone|radio static|tv static|typewriter|camera shutter|record scratch|vinyl crackle|"
      r"static", "COMMUNICATIONS"),
@@ -109,8 +121,8 @@ LABEL_RULES: list[tuple[str, str | None]] = [
     (r"chains?|chain rattling", "CHAINS"),
     (r"frying|chewing|boiling water|egg cracking|dishes clattering|eating|drinking|slurping|cooking",
      "FOOD & DRINK"),
-    (r"water|stream|river|waterfall|fountain|ocean waves|waves|splash|bubbling|bubbles|drip|swimming",
-     "WATER"),
+    (r"water|stream|river|waterfall|fountain|ocean waves|waves|splash|bubbling|bubbles|drip|swimming|"
+     r"toilet flush", "WATER"),
     (r"whistles?|whistling", "WHISTLES"),
     (r"squelch|mud", "LIQUID & MUD"),
     (r"paper", "PAPER"),
@@ -223,56 +235,79 @@ def category_specificity(probs: np.ndarray, members: dict[str, list[int]]) -> di
     return out
 
 
-def alphabetical_test(probs: np.ndarray, category_members: dict[str, list[int]], categories: list[str],
-                      rows: Sequence[ManifestRow], min_specificity: float) -> dict:
-    """Each evidence category's anchor output against the window the alphabetical hypothesis allows.
+def specificity_matrix(probs: np.ndarray, members: dict[str, list[int]], categories: list[str]) -> np.ndarray:
+    """(n_outputs, n_categories) specificity; 0 for a category without clips (no evidence either way)."""
+    matrix = np.zeros((probs.shape[1], len(categories)))
+    for category, values in category_specificity(probs, members).items():
+        matrix[:, categories.index(category)] = values
+    return matrix
 
-    A category's anchor is the output its clips drive most specifically; it is `strong` when the
-    category is also the one that drives that output most (mutual) by at least `min_specificity`.
-    Strong anchors are the test; the largest subset of in-window strong anchors whose skips do not
-    decrease along the outputs (`chain`) is what names the outputs.
+
+def monotone_alignment(scores: np.ndarray) -> tuple[float, list[int]]:
+    """Best total of scores[i, i + s_i] over skips s non-decreasing in [0, K - n], and the skips.
+
+    That is the alphabetical hypothesis: the n outputs are n of the K sorted categories, in order.
     """
-    n = probs.shape[1]
-    slack = len(categories) - n
-    specificity = category_specificity(probs, category_members)
+    n, k = scores.shape
+    slack = k - n
+    gain = np.stack([scores[np.arange(n), np.arange(n) + s] for s in range(slack + 1)], axis=1)  # (n, S)
+    best = np.zeros((n, slack + 1))
+    best[0] = gain[0]
+    for i in range(1, n):
+        best[i] = gain[i] + np.maximum.accumulate(best[i - 1])
+    skips = [int(best[-1].argmax())]
+    for i in range(n - 1, 0, -1):
+        skips.append(int(best[i - 1][: skips[-1] + 1].argmax()))
+    return float(best[-1].max()), skips[::-1]
+
+
+def alphabetical_test(probs: np.ndarray, category_members: dict[str, list[int]], categories: list[str],
+                      rows: Sequence[ManifestRow], min_specificity: float, permutations: int,
+                      seed: int) -> dict:
+    """The alphabetical hypothesis against shuffled outputs, and the anchors of the best alignment.
+
+    The best order-preserving assignment of outputs to sorted categories is scored by the summed
+    specificity of each output for its category; the same score for the outputs in random order gives
+    the null distribution (p-value). An output is an anchor when the category C the alignment gives
+    it drives it by at least `min_specificity` and either C is the category that drives it most or it
+    is the output C drives most. For reference, each evidence category's most driven output is
+    checked against its alphabetical window.
+    """
+    n, k = probs.shape[1], len(categories)
+    slack = k - n
+    scores = specificity_matrix(probs, category_members, categories)
+    total, skips = monotone_alignment(scores)
+    rng = np.random.default_rng(seed)
+    null = np.array([monotone_alignment(scores[rng.permutation(n)])[0] for _ in range(permutations)])
     anchors = []
-    for category, values in sorted(specificity.items()):
-        output = int(values.argmax())
+    for output, skip in enumerate(skips):
+        position = output + skip
+        mutual = scores[output].argmax() == position or scores[:, position].argmax() == output
+        evident = categories[position] in category_members and scores[output, position] >= min_specificity
+        if evident and mutual:
+            members = category_members[categories[position]]
+            anchors.append({"output": output, "category": categories[position], "position": position,
+                            "specificity": round(float(scores[output, position]), 4), "clips": len(members),
+                            "sources": len({rows[i].extra.get("source") for i in members})})
+    strongest = []
+    for category in sorted(category_members):
         position = categories.index(category)
-        mutual = max(specificity, key=lambda c: specificity[c][output]) == category
-        anchors.append({"category": category, "position": position, "output": output,
-                        "window": [max(position - slack, 0), min(position, n - 1)],
-                        "in_window": position - slack <= output <= position,
-                        "strong": mutual and float(values[output]) >= min_specificity,
-                        "specificity": round(float(values[output]), 4),
-                        "clips": len(category_members[category]),
-                        "sources": len({rows[i].extra.get("source") for i in category_members[category]})})
-    strong = [a for a in anchors if a["strong"]]
-    chain = consistent_chain([a for a in strong if a["in_window"]])
-    for anchor in anchors:
-        anchor["in_chain"] = anchor in chain
-    return {"n_outputs": n, "slack": slack, "anchors": anchors, "tested": len(strong),
-            "in_window": sum(a["in_window"] for a in strong), "in_chain": len(chain),
-            "chance_per_anchor": round((slack + 1) / n, 3)}
+        output = int(scores[:, position].argmax())
+        strongest.append({"category": category, "output": output, "window": [max(position - slack, 0),
+                          min(position, n - 1)], "in_window": position - slack <= output <= position})
+    return {"n_outputs": n, "slack": slack, "alignment_score": round(total, 4),
+            "null_mean": round(float(null.mean()), 4), "null_max": round(float(null.max()), 4),
+            "p_value": round(float((1 + (null >= total).sum()) / (1 + permutations)), 4),
+            "permutations": permutations, "skips": skips, "anchors": anchors, "strongest": strongest,
+            "strongest_in_window": sum(a["in_window"] for a in strongest),
+            "chance_per_category": round((slack + 1) / n, 3)}
 
 
-def consistent_chain(anchors: Sequence[dict]) -> list[dict]:
-    """The largest subset with strictly increasing outputs and non-decreasing skips (position - output)."""
-    ordered = sorted(anchors, key=lambda a: (a["output"], a["position"]))
-    best: list[list[dict]] = []
-    for index, anchor in enumerate(ordered):
-        skip = anchor["position"] - anchor["output"]
-        prior = [best[j] for j in range(index) if ordered[j]["output"] < anchor["output"]
-                 and ordered[j]["position"] - ordered[j]["output"] <= skip]
-        best.append([*max(prior, key=len, default=[]), anchor])
-    return max(best, key=len, default=[])
-
-
-def skip_bounds(n: int, slack: int, chain: Sequence[dict]) -> list[tuple[int, int]]:
+def skip_bounds(n: int, slack: int, anchors: Sequence[dict]) -> list[tuple[int, int]]:
     """(lowest, highest) skip c_i - i each output can have: 0 <= skip <= slack, non-decreasing, and equal
-    to position - output at every anchor of the chain."""
+    to position - output at every anchor."""
     low, high = [0] * n, [slack] * n
-    for anchor in chain:
+    for anchor in anchors:
         skip, output = anchor["position"] - anchor["output"], anchor["output"]
         for i in range(output, n):
             low[i] = max(low[i], skip)
@@ -281,25 +316,25 @@ def skip_bounds(n: int, slack: int, chain: Sequence[dict]) -> list[tuple[int, in
     return list(zip(low, high, strict=True))
 
 
-def name_ucs_head(test: dict, stats: list[dict], categories: list[str]) -> list[dict]:
+def name_ucs_head(test: dict, stats: list[dict], categories: list[str], min_specificity: float) -> list[dict]:
     n, slack = test["n_outputs"], test["slack"]
-    chain = [a for a in test["anchors"] if a["in_chain"]]
-    in_chain = {a["output"]: a for a in chain}
-    against = {a["output"]: a for a in test["anchors"] if a["strong"] and not a["in_chain"]}
+    anchors = {a["output"]: a for a in test["anchors"]}
     entries = []
-    for output, (low, high) in enumerate(skip_bounds(n, slack, chain)):
+    for output, (low, high) in enumerate(skip_bounds(n, slack, list(anchors.values()))):
         candidates = [categories[output + s] for s in range(low, high + 1)]
         evidence = describe(stats[output])
-        anchor, contrary = in_chain.get(output), against.get(output)
+        top = stats[output]["top_categories"][0]
+        anchor = anchors.get(output)
         if anchor:
-            entries.append(entry(output, anchor["category"], "high",
-                                 f"anchor: {anchor['category']} clips drive it most (specificity "
+            strength = "high" if anchor["specificity"] >= 2 * min_specificity else "medium"
+            entries.append(entry(output, anchor["category"], strength,
+                                 f"anchor: {anchor['category']} clips drive it (specificity "
                                  f"{anchor['specificity']}, {anchor['clips']} clips from {anchor['sources']} "
-                                 f"sources) and the order puts {anchor['category']} here; {evidence}"))
-        elif contrary:
+                                 f"sources) and the alignment puts it here; {evidence}"))
+        elif top["specificity"] >= min_specificity and top["category"] not in candidates:
             entries.append(entry(output, None, "low",
-                                 f"order leaves {' / '.join(candidates)}, but {contrary['category']} clips "
-                                 f"drive it most (specificity {contrary['specificity']}); {evidence}"))
+                                 f"order leaves {' / '.join(candidates)}, but {top['category']} clips "
+                                 f"drive it most; {evidence}"))
         elif len(candidates) == 1:
             entries.append(entry(output, candidates[0], "medium",
                                  f"alphabetical order, pinned by the anchors around it; {evidence}"))
@@ -317,7 +352,8 @@ def name_other_head(stats: list[dict], min_specificity: float) -> list[dict]:
         clear = (best and best[0]["specificity"] >= min_specificity
                  and (len(best) < 2 or best[0]["specificity"] >= 2 * max(best[1]["specificity"], 0.0)))
         name = best[0]["category"] if clear else None
-        entries.append(entry(item["output"], name, "low", describe(item)))
+        entries.append(entry(item["output"], name, "low",
+                             f"a description, not the library's own class name; {describe(item)}"))
     return entries
 
 
@@ -333,20 +369,23 @@ def entry(output: int, name: str | None, confidence: str, evidence: str) -> dict
 
 
 def markdown_table(names: dict[str, list[dict]], tests: dict[str, dict]) -> str:
+    """Per head: a summary line and the named outputs with their evidence (unnamed ones listed by number)."""
     lines = []
     for head, entries in names.items():
         counts = Counter(e["confidence"] for e in entries if e["name"])
+        unnamed = [str(e["output"]) for e in entries if e["name"] is None]
         test = tests.get(head)
-        summary = (f" Alphabetical test: {test['in_window']}/{test['tested']} strong anchors in their window "
-                   f"(chance {test['chance_per_anchor']} each), {test['in_chain']} in one consistent order."
-                   if test else "")
-        lines += [f"### {head} ({len(entries)} outputs)", "",
-                  f"named: {counts['high']} high, {counts['medium']} medium, {counts['low']} low; "
-                  f"{sum(e['name'] is None for e in entries)} unnamed.{summary}", "",
-                  "| output | name | confidence | evidence |", "|---|---|---|---|"]
-        lines += [f"| {e['output']} | {e['name'] or ''} | {e['confidence']} | {e['evidence']} |"
-                  for e in entries]
-        lines.append("")
+        summary = (f" Alphabetical alignment: score {test['alignment_score']:.2f} vs {test['null_mean']:.2f} "
+                   f"(max {test['null_max']:.2f}) with the outputs shuffled, p = {test['p_value']}; "
+                   f"{len(test['anchors'])} anchors." if test else "")
+        lines += [f"#### {head} ({len(entries)} outputs)", "",
+                  f"Named: {counts['high']} high, {counts['medium']} medium, {counts['low']} low; "
+                  f"{len(unnamed)} unnamed ({', '.join(unnamed) or 'none'}).{summary}", ""]
+        named = [e for e in entries if e["name"]]
+        if named:
+            lines += ["| output | name | confidence | evidence |", "|---|---|---|---|"]
+            lines += [f"| {e['output']} | {e['name']} | {e['confidence']} | {e['evidence']} |" for e in named]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -366,6 +405,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-specificity", type=float, default=0.05,
                         help="least specificity for an anchor, or to name an output of another head")
+    parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--ucs", default=str(shared_data_dir() / "labels" / "ucs_categories.csv"))
     parser.add_argument("--out", default="runs/teacher-naming")
     parser.add_argument("--names", default=str(PACKAGE_DIR / "resources" / "teacher_names.json"))
@@ -384,12 +424,15 @@ def main() -> None:
     for head, probs in run.probabilities.items():
         stats[head] = output_stats(probs, run.rows, label_members, category_members)
         if head in UCS_HEADS:
-            tests[head] = alphabetical_test(probs, category_members, categories, run.rows,
-                                            args.min_specificity)
-            names[head] = name_ucs_head(tests[head], stats[head], categories)
-            test = tests[head]
-            print(f"{head}: {test['in_window']}/{test['tested']} strong anchors in their alphabetical window "
-                  f"(chance {test['chance_per_anchor']} each), {test['in_chain']} in one consistent order")
+            tests[head] = test = alphabetical_test(probs, category_members, categories, run.rows,
+                                                   args.min_specificity, args.permutations, args.seed)
+            names[head] = name_ucs_head(test, stats[head], categories, args.min_specificity)
+            print(f"{head}: order-preserving alignment score {test['alignment_score']:.2f} vs shuffled "
+                  f"outputs mean {test['null_mean']:.2f}, max {test['null_max']:.2f} "
+                  f"(p = {test['p_value']}); "
+                  f"{len(test['anchors'])} anchors; strongest output of a category in its window: "
+                  f"{test['strongest_in_window']}/{len(test['strongest'])} (chance "
+                  f"{test['chance_per_category']} each)")
         else:
             names[head] = name_other_head(stats[head], args.min_specificity)
 

@@ -24,6 +24,7 @@ from auralign.backbones.aisfx import AisfxEncoder
 from auralign.backbones.aisfx_heads import HEADS_CONFIG, HEADS_WEIGHTS, AisfxHeads, head_mlp
 from auralign.errors import AuralignError, CheckpointError
 from auralign.evaluation.teacher_prior import (
+    NAMES_FILE,
     NamedOutput,
     TeacherPrior,
     combine,
@@ -217,6 +218,15 @@ def test_named_outputs_are_filtered_by_confidence(tmp_path: Path) -> None:
         TeacherPrior([], torch.zeros(0))
 
 
+def test_shipped_names_cover_every_output_of_every_head() -> None:
+    table = json.loads(NAMES_FILE.read_text())
+    assert {head: len(entries) for head, entries in table.items()} == PACKAGE_HEADS
+    for entries in table.values():
+        assert [e["output"] for e in entries] == list(range(len(entries)))
+        assert all(e["confidence"] in ("high", "medium", "low") and e["evidence"] for e in entries)
+        assert all(e["name"] is not None or e["confidence"] == "low" for e in entries)
+
+
 def test_ucs_subcategories_skip_misc(tmp_path: Path) -> None:
     path = tmp_path / "ucs.csv"
     path.write_text("cat_id,category,subcategory\nRAINMisc,RAIN,MISC\nRAINConc,RAIN,CONCRETE\n")
@@ -318,3 +328,18 @@ def test_heads_on_our_pipeline_match_the_package_pipeline(
           f"{max(diffs):.1e} (median {np.median(diffs):.1e}), argmax agreement {agree}/{total}")
     assert max(diffs) < 1e-2  # measured 3.8e-3, on the noise bursts
     assert agree == total
+
+
+@pytest.mark.backbones
+def test_prior_from_real_heads_through_the_shipped_clap_text_tower(real_heads: AisfxHeads) -> None:
+    from auralign.models.factory import load_model
+
+    model = load_model("clap")
+    named = load_named_outputs(min_confidence="low")
+    prior = TeacherPrior.build(model, named)
+    classes = model.embed_text(["This is a sound of rain.", "This is a sound of a dog barking."])
+    with torch.inference_mode():
+        probs = real_heads(torch.randn(3, 512).abs())
+        scores = prior.scores(probs, classes)
+    assert scores.shape == (3, 2) and torch.isfinite(scores).all()
+    assert prior.name_vectors.shape == (len(named), classes.shape[1])
