@@ -88,7 +88,7 @@ def test_text_file_reason_names_the_decoder_complaint(tmp_path: Path) -> None:
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert reason_of(tmp_path / "nope.wav") == "file not found"
-    assert reason_of(tmp_path) == "not a regular file"
+    assert reason_of(tmp_path) == "not a regular file (a directory)"
 
 
 def test_infinite_sample_is_rejected(tmp_path: Path) -> None:

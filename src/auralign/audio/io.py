@@ -35,16 +35,20 @@ derived from them.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from auralign.audio.containers import declared_truncation
 from auralign.errors import AudioLoadError
 
 AUDIO_EXTENSIONS = frozenset(
@@ -168,8 +172,17 @@ def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterato
     """Validated mono float32 chunks of the file at `sample_rate`, in order; at least one on success."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    _check_is_nonempty_file(path)
-    with _open(path) as sound:
+    check_regular_file(path)
+    with open(path, "rb") as handle:
+        cut = declared_truncation(handle, os.fstat(handle.fileno()).st_size)
+        if cut is not None:
+            raise AudioLoadError(path, cut)
+        handle.seek(0)
+        yield from _decode_mono(path, handle, sample_rate, allow_silent)
+
+
+def _decode_mono(path: Path, handle: BinaryIO, sample_rate: int, allow_silent: bool) -> Iterator[np.ndarray]:
+    with _open(path, handle) as sound:
         _check_header(path, sound)
         source_rate = sound.samplerate
         resampler = _make_resampler(source_rate, sample_rate)
@@ -190,18 +203,41 @@ def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterato
     _check_whole_file(path, source_frames, produced, source_rate, sample_rate, peak, allow_silent)
 
 
-def _check_is_nonempty_file(path: Path) -> None:
-    if not path.exists():
-        raise AudioLoadError(path, "file not found")
-    if not path.is_file():
+def check_regular_file(path: Path) -> None:
+    """Raise `AudioLoadError` with a precise reason unless `path` is a non-empty regular file.
+
+    Checked before opening, so a FIFO (which would block) or a device (endless) is never read.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise AudioLoadError(path, _stat_failure(path, error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioLoadError(path, "not a regular file (a directory)")
+    if stat.S_ISFIFO(info.st_mode):
+        raise AudioLoadError(path, "not a regular file (a named pipe)")
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+        raise AudioLoadError(path, "not a regular file (a device)")
+    if not stat.S_ISREG(info.st_mode):
         raise AudioLoadError(path, "not a regular file")
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise AudioLoadError(path, "empty file")
 
 
-def _open(path: Path) -> sf.SoundFile:
+def _stat_failure(path: Path, error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if error.errno == errno.ENOENT:
+        return "dangling symbolic link" if path.is_symlink() else "file not found"
+    if error.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    return f"cannot read file ({error.strerror or error})"
+
+
+def _open(path: Path, handle: BinaryIO) -> sf.SoundFile:
+    """Open through a Python file object: libsndfile then never sees the name, which may not be UTF-8."""
     try:
-        return sf.SoundFile(path)
+        return sf.SoundFile(handle)
     except sf.LibsndfileError as error:
         reason = _OPEN_ERROR_REASONS.get(error.code, "cannot decode")
         raise AudioLoadError(path, f"{reason} ({_first_line(error.error_string)})") from error
@@ -234,10 +270,11 @@ def _read_mono_blocks(path: Path, sound: sf.SoundFile) -> Iterator[np.ndarray]:
             raise AudioLoadError(path, f"corrupt or truncated audio ({_first_line(str(error))})") from error
         if len(block) == 0:
             break
-        if not np.isfinite(block).all():
+        mono = block.mean(axis=1, dtype=np.float32)
+        if not np.isfinite(mono).all():  # also catches finite samples whose mix-down overflows
             raise AudioLoadError(path, "contains NaN or infinite samples")
         decoded += len(block)
-        yield block.mean(axis=1, dtype=np.float32)
+        yield mono
     if sound.format in _EXACT_LENGTH_FORMATS and 0 < decoded < sound.frames:
         raise AudioLoadError(path, f"truncated (header declares {sound.frames} frames, decoded {decoded})")
 
@@ -287,21 +324,37 @@ def find_audio_files(inputs: Sequence[str | Path], *, recursive: bool = True) ->
     seen: set[Path] = set()
     for item in inputs:
         path = Path(item)
-        for candidate in _audio_files_in(path, recursive) if path.is_dir() else [path]:
-            key = candidate.resolve()
+        for candidate in _audio_files_in(path, recursive) if _is_real_dir(path) else [path]:
+            key = _identity(candidate)
             if key not in seen:
                 seen.add(key)
                 found.append(candidate)
     return found
 
 
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _identity(path: Path) -> Path:
+    """The resolved path, or the path as given when it cannot be resolved (a loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
 def _audio_files_in(directory: Path, recursive: bool) -> list[Path]:
+    """Every entry named like audio, whatever it is: a dangling link, a FIFO or a folder called x.wav
+    is kept so that loading reports why it is unusable instead of it vanishing without a word."""
     entries = directory.rglob("*") if recursive else directory.glob("*")
     return sorted(
         entry
         for entry in entries
         if entry.suffix.lower() in AUDIO_EXTENSIONS
-        and entry.is_file()
         and not any(part.startswith(".") for part in entry.relative_to(directory).parts)
     )
 

@@ -6,22 +6,29 @@ encoder's fingerprint (weights + front end) and the window policy, so changing e
 fresh cache instead of serving stale tokens. A clip's key includes its resolved path, size and
 modification time, so an edited file is recomputed. Tokens are stored as fp16 `.npy` files and
 opened memory-mapped; clips that failed to load are remembered with their reason.
+
+Memory stays bounded whatever the clips' lengths: windows are streamed from the decoder into
+batches of at most `batch_size` windows, and only the (small) fp16 tokens of the clips in flight are
+held. A clip whose tokens are not finite (e.g. a float file at 1e30) fails with "non-finite
+embedding". An entry damaged on disk is dropped and recomputed with a one-line warning.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from auralign.audio.io import iter_windows
+from auralign.audio.io import check_regular_file, iter_windows
 from auralign.backbones.base import AudioEncoder
 from auralign.errors import AudioLoadError
 from auralign.paths import features_dir
@@ -54,9 +61,26 @@ class CachedClip:
 
 
 def clip_key(path: str | Path) -> str:
-    resolved = Path(path).resolve()
+    """Hash of resolved path, size and mtime; raises OSError if the file cannot be resolved or stat'ed.
+
+    The name is hashed as the file system's bytes (surrogateescape), so a non-UTF-8 name works; for a
+    UTF-8 name the bytes, hence the keys of existing caches, are unchanged.
+    """
+    try:
+        resolved = Path(path).resolve()
+    except RuntimeError as error:  # Python < 3.13 reports a symlink loop this way
+        raise OSError(errno.ELOOP, "symbolic link loop", str(path)) from error
     stat = resolved.stat()
-    return hashlib.sha1(f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    return hashlib.sha1(os.fsencode(f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}")).hexdigest()
+
+
+def _unreadable_reason(path: Path, error: OSError) -> str:
+    """The precise reason a clip key could not be computed (a loop, a dangling link, ...)."""
+    try:
+        check_regular_file(path)
+    except AudioLoadError as precise:
+        return precise.reason
+    return error.strerror or "cannot read file"
 
 
 class FeatureCache:
@@ -94,13 +118,28 @@ class FeatureCache:
         try:
             key = clip_key(path)
         except OSError as error:
-            raise AudioLoadError(path, error.strerror or "cannot read file") from None
+            raise AudioLoadError(path, _unreadable_reason(Path(path), error)) from None
         if key not in self._index:
             self.ensure([path], progress=False)
+        try:
+            return self._load_entry(path, key)
+        except _CorruptEntry as damage:
+            sys.stderr.write(f"warning: feature cache entry of {_printable(path)} is damaged ({damage}); "
+                             "recomputing it\n")
+            del self._index[key]
+            self.ensure([path], progress=False)
+            return self._load_entry(path, key)
+
+    def _load_entry(self, path: str | Path, key: str) -> CachedClip:
         entry = self._index[key]
         if "error" in entry:
             raise AudioLoadError(path, entry["error"])
-        tokens = np.load(self.dir / entry["file"], mmap_mode="r")
+        try:
+            tokens = np.load(self.dir / entry["file"], mmap_mode="r")
+        except (OSError, ValueError, EOFError) as error:
+            raise _CorruptEntry(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+        if tokens.ndim != 2 or tokens.shape[0] != sum(entry["lengths"]):
+            raise _CorruptEntry(f"shape {tokens.shape} does not match {sum(entry['lengths'])} tokens")
         return CachedClip(tokens=tokens, window_lengths=entry["lengths"])
 
     def missing(self, paths: Iterable[str | Path]) -> list[Path]:
@@ -124,7 +163,7 @@ class FeatureCache:
         with progress_bar(len(todo), "encoding audio", enabled=progress and bool(todo)) as advance:
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
-                failures.extend(self._encode_chunk(chunk))
+                failures.extend(self._encode_chunk(chunk, batch_size))
                 advance(len(chunk))
         return failures
 
@@ -132,29 +171,42 @@ class FeatureCache:
         entries = ((Path(path), self._index[clip_key(path)]) for path in cached_paths)
         return [(path, entry["error"]) for path, entry in entries if "error" in entry]
 
-    def _encode_chunk(self, paths: list[Path]) -> list[tuple[Path, str]]:
-        failures = []
-        windows: list[tuple[Path, np.ndarray]] = []
+    def _encode_chunk(self, paths: list[Path], batch_size: int = 16) -> list[tuple[Path, str]]:
+        """Stream the clips' windows through the encoder, `batch_size` windows at a time."""
+        failures: list[tuple[Path, str]] = []
+        batch = _WindowBatch()
+        done: list[_ClipTokens] = []
         for path in paths:
             try:
-                key = clip_key(path)
+                clip = _ClipTokens(path, clip_key(path))
             except OSError as error:
-                failures.append((path, error.strerror or "cannot read file"))
+                failures.append((path, _unreadable_reason(path, error)))
                 continue
             try:
-                clip_windows = [w.samples for w in iter_windows(
-                    path, self.encoder.sample_rate, window_seconds=self.policy.window_seconds,
-                    hop_seconds=self.policy.hop_seconds)]
+                for window in iter_windows(path, self.encoder.sample_rate, window_seconds=self.policy.window_seconds,
+                                           hop_seconds=self.policy.hop_seconds):
+                    batch.add(clip, window.samples)
+                    if len(batch.samples) >= batch_size:
+                        self._encode_batch(batch)
             except AudioLoadError as error:
+                batch.drop(clip)
                 failures.append((path, error.reason))
-                self._append_index({"key": key, "error": error.reason})
+                self._append_index({"key": clip.key, "error": error.reason})
                 continue
-            windows.extend((path, samples) for samples in clip_windows)
-        tokens = self._encode_windows([samples for _, samples in windows])
-        for path in dict.fromkeys(p for p, _ in windows):
-            own = [t for (p, _), t in zip(windows, tokens, strict=True) if p == path]
-            self._store(path, own)
+            done.append(clip)
+        self._encode_batch(batch)
+        for clip in done:
+            if all(np.isfinite(tokens).all() for tokens in clip.tokens):
+                self._store(clip.path, clip.tokens)
+            else:
+                failures.append((clip.path, "non-finite embedding"))
+                self._append_index({"key": clip.key, "error": "non-finite embedding"})
         return failures
+
+    def _encode_batch(self, batch: _WindowBatch) -> None:
+        for clip, tokens in zip(batch.owners, self._encode_windows(batch.samples), strict=True):
+            clip.tokens.append(tokens)
+        batch.clear()
 
     @torch.inference_mode()
     def _encode_windows(self, windows: list[np.ndarray]) -> list[np.ndarray]:
@@ -174,6 +226,43 @@ class FeatureCache:
         os.replace(tmp, target)
         self._append_index({"key": key, "file": file, "lengths": [len(t) for t in window_tokens],
                             "path": str(Path(path).resolve())})
+
+
+@dataclass(eq=False)
+class _ClipTokens:
+    """Tokens of one clip's windows, in order, as their batches are encoded."""
+
+    path: Path
+    key: str
+    tokens: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass
+class _WindowBatch:
+    """Windows waiting for the encoder, each with the clip it belongs to."""
+
+    owners: list[_ClipTokens] = field(default_factory=list)
+    samples: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, clip: _ClipTokens, samples: np.ndarray) -> None:
+        self.owners.append(clip)
+        self.samples.append(samples)
+
+    def drop(self, clip: _ClipTokens) -> None:
+        """Forget a clip that failed part-way (its earlier windows may already be encoded: unused)."""
+        kept = [(o, s) for o, s in zip(self.owners, self.samples, strict=True) if o is not clip]
+        self.owners, self.samples = [o for o, _ in kept], [s for _, s in kept]
+
+    def clear(self) -> None:
+        self.owners, self.samples = [], []
+
+
+class _CorruptEntry(Exception):
+    """A cache entry whose token file is missing, truncated or of the wrong shape."""
+
+
+def _printable(path: str | Path) -> str:
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _size_or_zero(path: Path) -> int:

@@ -64,7 +64,18 @@ def per_clip_mean(fn: WindowFn, cache: FeatureCache, paths: Sequence[str | Path]
         per_window = torch.cat(parts).float()
         summed = torch.zeros(len(index), per_window.shape[1]).index_add_(0, torch.tensor(owner), per_window)
         means = summed / torch.bincount(torch.tensor(owner), minlength=len(index)).unsqueeze(1)
-    return ClipEmbeddings(vectors=means.numpy(), index=index, failures=failures)
+    return _without_non_finite(ClipEmbeddings(vectors=means.numpy(), index=index, failures=failures), paths)
+
+
+def _without_non_finite(clips: ClipEmbeddings, paths: Sequence[str | Path]) -> ClipEmbeddings:
+    """Move clips whose vector is not finite to the failures: a NaN is never a result."""
+    finite = np.isfinite(clips.vectors).all(axis=1) if len(clips.vectors) else np.ones(0, dtype=bool)
+    if finite.all():
+        return clips
+    failures = clips.failures + [(Path(paths[i]), "non-finite embedding")
+                                 for i, ok in zip(clips.index, finite, strict=True) if not ok]
+    return ClipEmbeddings(vectors=clips.vectors[finite], index=[i for i, ok in zip(clips.index, finite, strict=True)
+                                                                 if ok], failures=failures)
 
 
 def embed_clips(model: AudioTextEmbedder, cache: FeatureCache, paths: Sequence[str | Path],
@@ -87,23 +98,35 @@ def embed_texts(model: AudioTextEmbedder, texts: Sequence[str], batch_size: int 
 @torch.inference_mode()
 def encoder_clip_embeddings(encoder: AudioEncoder, paths: Sequence[str | Path], window_seconds: float = 10.0,
                             batch_size: int = 16) -> ClipEmbeddings:
-    """The audio encoder's own pooled vector per clip (mean over its windows), no model head."""
+    """The audio encoder's own pooled vector per clip (mean over its windows), no model head.
+
+    Windows are streamed from the decoder `batch_size` at a time into a running sum, so memory does not
+    grow with the clip's length."""
     vectors: list[np.ndarray] = []
     index: list[int] = []
     failures: list[tuple[Path, str]] = []
     with progress_bar(len(paths), "embedding") as advance:
         for position, path in enumerate(paths):
             try:
-                windows = [w.samples for w in iter_windows(path, encoder.sample_rate,
-                                                           window_seconds=window_seconds)]
+                vectors.append(_streamed_mean(encoder, path, window_seconds, batch_size))
+                index.append(position)
             except AudioLoadError as error:
                 failures.append((Path(path), error.reason))
-                advance(1)
-                continue
-            pooled = [encoder(*pad_waveforms(windows[i:i + batch_size])).pooled
-                      for i in range(0, len(windows), batch_size)]
-            vectors.append(torch.cat(pooled).mean(0).numpy())
-            index.append(position)
             advance(1)
     stacked = np.stack(vectors) if vectors else np.zeros((0, encoder.dim), dtype=np.float32)
-    return ClipEmbeddings(vectors=stacked, index=index, failures=failures)
+    return _without_non_finite(ClipEmbeddings(vectors=stacked, index=index, failures=failures), paths)
+
+
+def _streamed_mean(encoder: AudioEncoder, path: str | Path, window_seconds: float, batch_size: int) -> np.ndarray:
+    total = torch.zeros(encoder.dim, dtype=torch.float64)
+    count = 0
+    batch: list[np.ndarray] = []
+    for window in iter_windows(path, encoder.sample_rate, window_seconds=window_seconds):
+        batch.append(window.samples)
+        if len(batch) == batch_size:
+            total += encoder(*pad_waveforms(batch)).pooled.double().sum(0)
+            count, batch = count + len(batch), []
+    if batch:
+        total += encoder(*pad_waveforms(batch)).pooled.double().sum(0)
+        count += len(batch)
+    return (total / count).float().numpy()

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, TextEncoder
 from auralign.config import config_from_dict
 from auralign.errors import CheckpointError
+from auralign.tensors_io import load_tensors
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -64,7 +65,7 @@ class PretrainedModel(nn.Module):
             raise CheckpointError(f"{directory}: not a {cls.model_type} checkpoint")
         config.update(overrides)
         model = cls(config_from_dict(cls.config_class, config, strict=False))
-        model.load_trainable(load_file(str(Path(directory) / WEIGHTS_NAME)))
+        model.load_trainable(load_tensors(Path(directory) / WEIGHTS_NAME))
         return model.eval()
 
     def load_trainable(self, state: dict[str, Tensor]) -> None:

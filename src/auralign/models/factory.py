@@ -63,10 +63,9 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
     """A model from a trainer checkpoint folder (its config.json is the run config with a `model` section)."""
     import json
 
-    from safetensors.torch import load_file
-
     from auralign.config import config_from_dict
     from auralign.models.base import WEIGHTS_NAME
+    from auralign.tensors_io import load_tensors
 
     directory = Path(directory)
     run_config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").is_file() else {}
@@ -75,5 +74,5 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
                               f"{WEIGHTS_NAME})")
     cls = model_class(model_type)
     model = cls(config_from_dict(cls.config_class, run_config["model"], strict=False))
-    model.load_trainable(load_file(str(directory / WEIGHTS_NAME)))
+    model.load_trainable(load_tensors(directory / WEIGHTS_NAME))
     return model.eval()

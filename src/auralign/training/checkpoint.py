@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from auralign.errors import CheckpointError
+from auralign.tensors_io import load_tensors
 from auralign.training.config import config_to_dict
 
 LATEST_POINTER = "latest"
@@ -168,7 +169,7 @@ def load_checkpoint(
     load_model_weights(model, path / "model.safetensors")
     optimizer.load_state_dict(
         unflatten_optimizer_state(
-            load_file(path / "optimizer.safetensors"), _read_json(path / "optimizer.json")
+            load_tensors(path / "optimizer.safetensors"), _read_json(path / "optimizer.json")
         )
     )
     scheduler.load_state_dict(_read_json(path / "scheduler.json"))
@@ -179,7 +180,7 @@ def load_checkpoint(
 
 def load_model_weights(model: nn.Module, weights_file: Path) -> None:
     """Load saved weights, requiring exactly the keys the model would save."""
-    weights = load_file(weights_file)
+    weights = load_tensors(weights_file)
     expected = set(model_state_for_checkpoint(model))
     missing, unexpected = expected - set(weights), set(weights) - expected
     if missing or unexpected:
@@ -233,7 +234,7 @@ def restore_rng_state(directory: Path, rank: int) -> None:
     """Restore this process's RNG; a process without a saved state (larger world size) keeps its own."""
     if not (directory / f"rng-{rank}.json").is_file():
         return
-    tensors = load_file(directory / f"rng-{rank}.safetensors")
+    tensors = load_tensors(directory / f"rng-{rank}.safetensors")
     torch.set_rng_state(tensors["torch"])
     cuda_states = [tensors[f"cuda.{i}"] for i in range(len(tensors) - 1)]
     if cuda_states and torch.cuda.is_available():
