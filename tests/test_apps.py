@@ -31,19 +31,18 @@ def digit_rows() -> list[ManifestRow]:
 
 
 def test_index_round_trip_finds_the_spoken_word(clap, digit_rows, tmp_path: Path) -> None:
-    from auralign.apps.search_index import SearchIndex
+    from auralign.apps.search_index import SearchIndex, build_index
     from auralign.data.feature_cache import FeatureCache
 
-    index, failures = SearchIndex.build(clap, digit_rows, FeatureCache(clap.audio_encoder, root=tmp_path / "f"),
-                                        "clap-fsdd", progress=False)
+    _, failures = build_index(clap, digit_rows, FeatureCache(clap.audio_encoder, root=tmp_path / "f"),
+                              "clap-fsdd", tmp_path / "index", progress=False)
     assert not failures
-    index.save(tmp_path / "index")
     loaded = SearchIndex.load(tmp_path / "index")
-    assert loaded.index.ntotal == len(digit_rows) and loaded.model_name == "clap-fsdd"
+    assert loaded.ntotal == len(digit_rows) and loaded.model_name == "clap-fsdd"
     for word, digit in (("two", "2"), ("six", "6")):
-        hits = loaded.search_text(clap, [f"a person saying the word {word}"], k=4)[0]
+        hits = loaded.search_text(clap, f"a person saying the word {word}", k=4)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-        assert sum(h.item["labels"] == [digit] for h in hits) >= 3
+        assert sum([t["tag"] for t in h.item["tags"]] == [digit] for h in hits) >= 3
 
 
 def test_index_refuses_a_folder_that_is_not_one(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "index": None if index is None else index.index.ntotal}
+        return {"status": "ok", "model": model_name, "index": None if index is None else index.ntotal}
 
     @app.post("/classify")
     def classify(audio: UploadFile = File(...), labels: str = Form(...), top_k: int = Form(3)) -> dict:
@@ -114,7 +114,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     def search(query: SearchQuery) -> dict:
         if index is None:
             raise HTTPException(404, "no index loaded (start the server with --index)")
-        hits = index.search_text(model, [query.query], query.k)[0]
+        hits = index.search_text(model, query.query, query.k)
         return {"query": query.query, "hits": [{"score": h.score, **h.item} for h in hits]}
 
     def generate(audio: UploadFile, instruction: str | None) -> dict:
