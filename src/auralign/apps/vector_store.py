@@ -93,14 +93,15 @@ class VectorStore:
 
 
 def build_ivf(ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> faiss.Index:
-    """An IVF-Flat inner-product index over `vectors`, nlist ~ 4 sqrt(n), nprobe calibrated."""
+    """An IVF-Flat inner-product index over `vectors`, nlist ~ 2 sqrt(n), nprobe calibrated."""
     n, dim = vectors.shape
-    nlist = int(min(65536, max(16, 4 * math.sqrt(n))))
+    nlist = int(min(65536, max(16, 2 * math.sqrt(n))))
     rng = np.random.default_rng(seed)
-    train = vectors[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
+    train = vectors[rng.choice(n, size=min(n, 32 * nlist), replace=False)]
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.seed = seed
+    ivf.cp.niter = 10
     ivf.train(np.ascontiguousarray(train, dtype=np.float32))
     ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
     ivf.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
