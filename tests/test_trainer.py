@@ -98,8 +98,12 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
         torch.testing.assert_close(ddp_weights[name], tensor, atol=1e-5, rtol=1e-5, msg=name)
 
 
-def test_killed_run_resumes_with_the_uninterrupted_losses(tmp_path: Path) -> None:
-    max_steps, save_every = 10, 3  # 4 steps per epoch: checkpoint 6 is in the middle of epoch 2
+@pytest.mark.parametrize("save_every", [3, 2])
+def test_killed_run_resumes_with_the_uninterrupted_losses(tmp_path: Path, save_every: int) -> None:
+    # 4 steps per epoch: with save_every 3, checkpoint 6 is in the middle of epoch 2; with 2, the run is
+    # killed once checkpoint 2 (inside the first epoch) exists.
+    max_steps = 10
+    kill_after = 6 if save_every == 3 else 2
     killed_dir = tmp_path / "killed"
     arguments = ["--output-dir", str(killed_dir), "--result", str(tmp_path / "killed.json")]
     arguments += ["--max-steps", str(max_steps), "--save-every", str(save_every), "--sleep", "0.25"]
@@ -114,7 +118,7 @@ def test_killed_run_resumes_with_the_uninterrupted_losses(tmp_path: Path) -> Non
         row["step"]: row["loss"] for row in _run_in_process(tmp_path / "reference", max_steps=max_steps)[0]
     }
 
-    target = ckpt.checkpoint_dir(killed_dir / "checkpoints", 6)
+    target = ckpt.checkpoint_dir(killed_dir / "checkpoints", kill_after)
     deadline = time.monotonic() + 120
     while not target.is_dir():
         if run.poll() is not None or time.monotonic() > deadline:
@@ -127,7 +131,7 @@ def test_killed_run_resumes_with_the_uninterrupted_losses(tmp_path: Path) -> Non
 
     resumed_history, _ = _run_in_process(killed_dir, resume=True, max_steps=max_steps, save_every=save_every)
     resumed = {row["step"]: row["loss"] for row in resumed_history}
-    assert min(resumed) in (4, 7), "resumes right after checkpoint 3 or 6"
+    assert min(resumed) - 1 in (kill_after - save_every, kill_after), "resumes right after the last checkpoint"
     assert max(resumed) == max_steps
     for step, loss in resumed.items():
         assert loss == pytest.approx(reference[step], abs=1e-6), step
@@ -300,6 +304,45 @@ def test_resume_ignores_a_leftover_tmp_folder(tmp_path: Path) -> None:
     assert [row["step"] for row in history] == [5, 6]
     assert not leftover.exists(), "a later save clears abandoned staging folders"
     assert ckpt.find_latest_checkpoint(root) == ckpt.checkpoint_dir(root, 6)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
+def test_resume_falls_back_from_a_damaged_latest_checkpoint(tmp_path: Path, damage: str,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    _run_in_process(tmp_path, max_steps=4, save_every=2, keep_last=0)
+    weights = ckpt.checkpoint_dir(tmp_path / "checkpoints", 4) / "model.safetensors"
+    data = weights.read_bytes()
+    if damage == "truncate":
+        weights.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        weights.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    elif damage == "delete":
+        weights.unlink()
+    else:
+        (weights.parent / ckpt.MANIFEST).write_text("{not json")
+    with (tmp_path / "log.jsonl").open("a") as log:
+        log.write('{"kind": "train", "step": 5, "lo')  # a line cut by the kill
+    history, _ = _run_in_process(tmp_path, resume=True, max_steps=6, save_every=2, keep_last=0)
+    assert [row["step"] for row in history] == [3, 4, 5, 6], "resumed from checkpoint 2"
+    err = capsys.readouterr().err
+    assert "skipped checkpoint" in err and "ckpt-000004" in err
+    assert [row["step"] for row in read_log(tmp_path / "log.jsonl")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_with_every_checkpoint_damaged_is_one_error(tmp_path: Path) -> None:
+    _run_in_process(tmp_path, max_steps=2, save_every=2)
+    (ckpt.checkpoint_dir(tmp_path / "checkpoints", 2) / "model.safetensors").write_bytes(b"junk")
+    with pytest.raises(AuralignError, match="no checkpoint could be resumed"):
+        _run_in_process(tmp_path, resume=True, max_steps=4)
+
+
+def test_seeding_before_the_build_gives_identical_runs(tmp_path: Path) -> None:
+    weights = []
+    for name in ("a", "b"):
+        ckpt.prepare_output_dir(tmp_path / name, resume=False, overwrite=False, seed=7)
+        model = nn.Linear(4, 4)
+        weights.append(model.weight.detach().clone())
+    torch.testing.assert_close(weights[0], weights[1])
 
 
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path: Path) -> None:

@@ -65,5 +65,6 @@ def train(overrides: list[str] | None, config: Path | None, resume: bool, overwr
     from auralign.training.config import load_config
 
     run_config = load_config(CollatRunConfig, config, overrides or [])
-    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite)
+    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite,
+                       seed=run_config.train.seed)
     return train_collat(run_config, resume=resume)

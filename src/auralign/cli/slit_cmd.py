@@ -49,7 +49,8 @@ def train(overrides: list[str] = typer.Argument(None, help="key=value overrides,
     from auralign.training.slit import train_slit
 
     run_config = stage_config(stage, init_from, config, overrides or [])
-    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite)
+    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite,
+                       seed=run_config.train.seed)
     final = train_slit(run_config, resume=resume)
     console.print(f"final model: {final}")
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from auralign.cli import collat_cmd, slit_cmd
 from auralign.cli.common import console, user_errors
+
+if TYPE_CHECKING:
+    from auralign.training.config import TrainConfig
 
 app = typer.Typer(help="Train a model (configs are YAML files; key=value arguments override them).",
                   no_args_is_help=True)
@@ -18,11 +22,12 @@ RESUME = typer.Option(False, "--resume", help="Continue from the latest checkpoi
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace the run in a non-empty train.output_dir.")
 
 
-def prepare_output(output_dir: str | Path, resume: bool, overwrite: bool) -> None:
-    """A non-empty output folder needs --resume or --overwrite (never a silent second run in it)."""
+def prepare_output(train: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """A non-empty output folder needs --resume or --overwrite (never a silent second run in it); the
+    RNGs are seeded before the model is built."""
     from auralign.training.checkpoint import prepare_output_dir
 
-    prepare_output_dir(Path(output_dir), resume=resume, overwrite=overwrite)
+    prepare_output_dir(Path(train.output_dir), resume=resume, overwrite=overwrite, seed=train.seed)
 
 
 @app.command("clap", context_settings=EXTRA_ARGS)
@@ -34,7 +39,7 @@ def clap(overrides: list[str] = typer.Argument(None, help="key=value overrides, 
     from auralign.training.config import load_config
 
     run_config = load_config(ClapRunConfig, config, overrides or [])
-    prepare_output(run_config.train.output_dir, resume, overwrite)
+    prepare_output(run_config.train, resume, overwrite)
     final = train_clap(run_config, resume=resume)
     console.print(f"final model: {final}")
 
@@ -60,6 +65,6 @@ def mats(overrides: list[str] = typer.Argument(None, help="key=value overrides, 
     from auralign.training.mats import MatsRunConfig, train_mats
 
     run_config = load_config(MatsRunConfig, config, overrides or [])
-    prepare_output(run_config.train.output_dir, resume, overwrite)
+    prepare_output(run_config.train, resume, overwrite)
     final = train_mats(run_config, resume=resume)
     console.print(f"final model: {final}")

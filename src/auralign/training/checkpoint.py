@@ -10,14 +10,19 @@ A checkpoint is a folder `ckpt-000123/` under the run's `checkpoints/` folder:
     trainer_state.json       step, epoch and position inside the epoch
     rng-<rank>.safetensors   torch (and CUDA) RNG state of each process
     rng-<rank>.json          python and numpy RNG state of each process
+    manifest.json            size and sha256 of every other file, written last
+
 
 Files are written into `ckpt-000123.tmp/`, which is renamed to `ckpt-000123/` only once complete,
 after which the `latest` pointer file is replaced (also atomically). A run killed at any moment
-therefore leaves either a complete checkpoint or an ignored `.tmp` folder.
+therefore leaves either a complete checkpoint or an ignored `.tmp` folder. Storage damage after the
+fact (a truncated or altered file) is caught on resume by `verify_checkpoint`, and resuming falls
+back to the newest checkpoint that verifies and loads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -39,6 +44,7 @@ from auralign.tensors_io import load_tensors
 from auralign.training.config import config_to_dict
 
 LATEST_POINTER = "latest"
+MANIFEST = "manifest.json"
 _CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)$")
 _TMP_SUFFIX = ".tmp"
 _REQUIRED_FILES = (
@@ -63,12 +69,18 @@ class TrainingState:
 RUN_OUTPUTS = ("checkpoints", "final", "log.jsonl", "tensorboard")
 
 
-def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
+def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool, seed: int | None = None) -> None:
     """Refuse to train into a non-empty folder unless resuming it or told to overwrite it.
 
     A second run started in a used folder would replace `final/` and old checkpoints and append its
     rows to the first run's `log.jsonl`. With `overwrite`, the previous run's outputs are removed.
+    With `seed`, every RNG is seeded here, before the caller builds its model, so two runs with one
+    seed start from the same weights.
     """
+    if seed is not None:
+        from accelerate.utils import set_seed
+
+        set_seed(seed)
     if resume or not output_dir.is_dir() or not any(output_dir.iterdir()):
         return
     if not overwrite:
@@ -139,6 +151,7 @@ def commit_checkpoint(root: Path, step: int, keep_last: int) -> Path:
     final = checkpoint_dir(root, step)
     if final.exists():  # only when re-training from an earlier checkpoint over a later one
         shutil.rmtree(final)
+    _write_manifest(staging_dir(root, step))
     os.replace(staging_dir(root, step), final)
     pointer_tmp = root / (LATEST_POINTER + _TMP_SUFFIX)
     pointer_tmp.write_text(final.name + "\n")
@@ -156,6 +169,39 @@ def find_latest_checkpoint(root: Path) -> Path | None:
             return named
     complete = _complete_checkpoints(root)
     return complete[-1] if complete else None
+
+
+def resume_candidates(root: Path) -> list[Path]:
+    """Complete checkpoints, newest first, the one `latest` names leading (it is the newest normally)."""
+    complete = _complete_checkpoints(root)[::-1]
+    latest = find_latest_checkpoint(root)
+    return ([latest] if latest is not None else []) + [path for path in complete if path != latest]
+
+
+def verify_checkpoint(path: Path) -> str | None:
+    """Why `path` cannot be resumed from (missing file, size or checksum differing from save time), or None.
+
+    A checkpoint written before manifests existed is checked for its required files only."""
+    missing = [name for name in _REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return f"{MANIFEST} is damaged"
+    for name, expected in manifest.items():
+        file = path / name
+        if not file.is_file():
+            return f"missing {name}"
+        size = file.stat().st_size
+        if size != expected["size"]:
+            return f"{name} has {size} bytes, {expected['size']} when saved"
+        if _sha256(file) != expected["sha256"]:
+            return f"{name} differs from its checksum at save time"
+    return None
 
 
 def load_checkpoint(
@@ -244,6 +290,20 @@ def restore_rng_state(directory: Path, rank: int) -> None:
     random.setstate((version, tuple(mt_state), gauss_next))
     name, keys, position, has_gauss, cached_gaussian = saved["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+
+
+def _write_manifest(directory: Path) -> None:
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
+    manifest = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+    _write_json(directory / MANIFEST, manifest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _complete_checkpoints(root: Path) -> list[Path]:

@@ -37,19 +37,27 @@ class RunLogger:
                     self._tensorboard.add_scalar(f"{row['kind']}/{name}", value, row["step"])
 
     def drop_rows_after(self, step: int) -> None:
-        """On resume, forget rows the interrupted run logged after the checkpoint it resumes from."""
+        """On resume, forget rows the interrupted run logged after the checkpoint it resumes from, and
+        any line a kill cut short."""
         if not self.enabled or not self.path.is_file():
             return
-        kept = [
-            line
-            for line in self.path.read_text().splitlines()
-            if line.strip() and json.loads(line)["step"] <= step
-        ]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = [line for line in self.path.read_text(errors="replace").splitlines()
+                if (row := _parse_row(line)) is not None and row["step"] <= step]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(self.path)
 
     def close(self) -> None:
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+def _parse_row(line: str) -> dict[str, Any] | None:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("step"), int) else None
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

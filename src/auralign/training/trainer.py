@@ -22,6 +22,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -176,8 +177,11 @@ class Trainer:
         self.forward_module, self.optimizer = self.accelerator.prepare(_TrainingLossForward(model), optimizer)
         # Not prepared by accelerate on purpose: the sampler already gives each process its shard of
         # one global permutation, which accelerate's own sharding would reorder.
+        # Its own generator: a DataLoader iterator otherwise draws a seed from the global torch RNG at
+        # every epoch, so a run resumed mid-epoch would continue with a shifted global RNG.
         self.loader = DataLoader(
-            train_dataset, batch_sampler=self.sampler, num_workers=config.num_workers, collate_fn=collate_fn
+            train_dataset, batch_sampler=self.sampler, num_workers=config.num_workers, collate_fn=collate_fn,
+            generator=torch.Generator().manual_seed(config.seed),
         )
         self.state = ckpt.TrainingState()
         self.logger = RunLogger(
@@ -309,23 +313,38 @@ class Trainer:
 
     def _resume(self, resume: bool | str | Path) -> None:
         if resume is True:
-            path = ckpt.find_latest_checkpoint(self.checkpoint_root)
-            if path is None:
+            candidates = ckpt.resume_candidates(self.checkpoint_root)
+            if not candidates:
                 self._notice(f"no checkpoint under {self.checkpoint_root}; starting from scratch")
                 return
         else:
-            path = Path(resume)
-            if not path.is_dir():
-                raise CheckpointError(f"checkpoint {path} does not exist")
-        self.state = ckpt.load_checkpoint(
-            path, self.model, self.optimizer, self.scheduler, self.accelerator.process_index
-        )
+            candidates = [Path(resume)]
+            if not candidates[0].is_dir():
+                raise CheckpointError(f"checkpoint {candidates[0]} does not exist")
+        path = self._load_first_usable(candidates)
         self.logger.drop_rows_after(self.state.step)
         self._notice(f"resumed from {path} at step {self.state.step}")
 
+    def _load_first_usable(self, candidates: list[Path]) -> Path:
+        """Load the first checkpoint that verifies and loads, saying which were skipped and why."""
+        reasons = []
+        for path in candidates:
+            try:
+                problem = ckpt.verify_checkpoint(path)
+                if problem is not None:
+                    raise CheckpointError(problem)
+                self.state = ckpt.load_checkpoint(
+                    path, self.model, self.optimizer, self.scheduler, self.accelerator.process_index
+                )
+                return path
+            except CheckpointError as error:
+                reasons.append(f"{path.name}: {error}")
+                self._notice(f"skipped checkpoint {path}: {error}")
+        raise CheckpointError("no checkpoint could be resumed from (" + "; ".join(reasons) + ")")
+
     def _notice(self, message: str) -> None:
         if self.is_main_process:
-            Console(stderr=True).print(message, highlight=False)
+            Console(stderr=True).print(escape(message), highlight=False, soft_wrap=True)
 
     def _progress(self) -> Progress:
         return Progress(
