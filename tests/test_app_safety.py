@@ -165,7 +165,7 @@ def test_errors_are_json_without_traceback(model) -> None:
     reply = client.get("/boom")
     assert reply.status_code == 500 and reply.json() == {"detail": "internal error (RuntimeError)"}
     reply = classify(client, audio=b"not audio at all")
-    assert reply.status_code == 422 and reply.json()["detail"].startswith("not an audio file")
+    assert reply.status_code == 422 and reply.json()["detail"].startswith("cannot use this audio: not an audio file")
     assert client.get("/nothing").json() == {"detail": "Not Found"}
 
 

@@ -133,3 +133,34 @@ def test_cli_add_update_watch_tag_search(model, tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0 and "tone_02.wav" in result.stdout
     assert runner.invoke(app, ["index", "remove", str(tmp_path / "lib"), "--index", index]).exit_code == 0
     assert "added 1 clips; the index holds 1" in runner.invoke(app, ["index", "add", str(clips[3]), "--index", index]).stderr
+
+
+def test_page_api_search_play_with_range_and_thumbnails(model, cache: FeatureCache, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app_factory import wav_bytes
+    from auralign.apps.server import create_app
+
+    rows = [ManifestRow(audio=p, labels=["tone"]) for p in write_clips(tmp_path / "lib", 4)]
+    index, _ = build_index(model, rows, cache, "tiny", tmp_path / "index", progress=False)
+    client = TestClient(create_app(model, "tiny", index))
+    assert "<title>auralign sound library</title>" in client.get("/").text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/../server.py").status_code == 404
+    hits = client.get("/api/search", params={"q": "tone", "k": 3, "tag": "tone"}).json()["hits"]
+    assert len(hits) == 3 and {"id", "score", "name", "path", "folder", "tags", "caption"} <= hits[0].keys()
+    audio = client.get(hits[0]["audio_url"], headers={"Range": "bytes=10-19"})
+    assert audio.status_code == 206 and audio.content == Path(hits[0]["path"]).read_bytes()[10:20]
+    assert audio.headers["content-type"] == "audio/wav"
+    thumb = client.get(hits[0]["thumb_url"])
+    assert thumb.status_code == 200 and thumb.content.startswith(b"\x89PNG")
+    assert client.get("/api/items/999/audio").status_code == 404
+    assert client.get("/api/items/..%2F..%2Fetc%2Fpasswd/audio").status_code in (404, 422)
+    like = client.get(f"/api/items/{hits[0]['id']}/similar").json()["hits"]
+    assert len(like) == 3 and hits[0]["id"] not in [h["id"] for h in like]
+    by_example = client.post("/api/search/audio", files={"audio": ("x.wav", wav_bytes(), "audio/wav")}).json()
+    assert len(by_example["hits"]) == 4
+    empty = client.post("/api/search/audio", files={"audio": ("x.wav", b"", "audio/wav")})
+    assert empty.status_code == 422 and empty.json()["detail"] == "cannot use this audio: empty file"
+    facets = client.get("/api/facets").json()
+    assert facets["folders"] == [{"name": "lib", "count": 4}] and facets["tags"][0]["name"] == "tone"

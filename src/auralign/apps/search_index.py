@@ -33,7 +33,7 @@ from auralign.apps.vector_store import VectorStore
 from auralign.audio.io import find_audio_files
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow
-from auralign.errors import AuralignError
+from auralign.errors import AudioLoadError, AuralignError
 from auralign.evaluation.embedding import embed_clips, embed_texts
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, class_embeddings
 from auralign.models.base import AudioTextEmbedder
@@ -245,7 +245,7 @@ class SearchIndex:
         """Nearest indexed clips to an audio file (`cache`: a FeatureCache or the server's upload cache)."""
         clips = embed_clips(model, cache, [path], progress=False)
         if clips.failures:
-            raise AuralignError(f"{path.name}: {clips.failures[0][1]}")
+            raise AudioLoadError(path, clips.failures[0][1])
         return self.search(clips.vectors[0], k, **filters)
 
     def similar(self, item_id: int, k: int = 10, **filters: Any) -> list[Hit]:

@@ -1,8 +1,12 @@
-"""A small HTTP API over one loaded model (and optionally a search index), with FastAPI.
+"""The sound-library page and a small HTTP API over one loaded model and optionally a search index.
 
-Endpoints: `GET /health`, `POST /classify` (an uploaded audio file + candidate labels),
-`POST /embed/text`, `POST /search` (text query against the index), `POST /caption` and `POST /ask`
-(generative models). The model is loaded once at start-up; requests only run inference.
+Page: `GET /` (static HTML + JS + CSS shipped in `auralign/apps/static/`, no build step, no CDN).
+API: `GET /health`, `POST /classify` (an uploaded audio file + candidate labels), `POST /embed/text`,
+`POST /search` (JSON text query), `POST /caption` and `POST /ask` (generative models), and for the
+page: `GET /api/search` (text, with folder/tag filters), `POST /api/search/audio` (by example),
+`GET /api/items/{id}/similar`, `GET /api/facets`, `GET /api/items/{id}/audio` (the indexed file
+itself, with HTTP Range; never an arbitrary path) and `GET /api/items/{id}/waveform.png`.
+The model is loaded once at start-up; requests only run inference.
 
 Safe by default (see `limits.py` for the numbers): no CORS headers, an optional bearer token on every
 route, request bodies limited while they stream, uploads stored under their content hash in a private
@@ -15,18 +19,22 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+import soundfile as sf
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, field_validator
 
 from auralign.apps.limits import (
     MAX_K,
+    MAX_LABEL_CHARS,
     MAX_TEXT_CHARS,
     MAX_TEXTS,
     LimitError,
@@ -35,15 +43,21 @@ from auralign.apps.limits import (
     parse_labels,
 )
 from auralign.apps.middleware import BearerToken, BodyLimit
-from auralign.apps.search_index import SearchIndex
+from auralign.apps.search_index import Hit, SearchIndex
+from auralign.apps.thumbnails import waveform_png
 from auralign.apps.uploads import UploadFeatureCache, save_upload
 from auralign.data.feature_cache import pad_tokens
-from auralign.errors import AuralignError
+from auralign.errors import AudioLoadError, AuralignError
 from auralign.evaluation.embedding import embed_texts
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, classify_files
 from auralign.models.base import AudioTextEmbedder, AudioTextGenerator
 
 log = logging.getLogger("auralign.server")
+STATIC = Path(__file__).parent / "static"
+AUDIO_TYPES = {".wav": "audio/wav", ".wave": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg",
+               ".oga": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg", ".aif": "audio/aiff",
+               ".aiff": "audio/aiff", ".au": "audio/basic"}
+THUMBNAILS = 512  # waveform PNGs kept in memory
 
 
 class TextQuery(BaseModel):
@@ -89,7 +103,16 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "index": None if index is None else index.ntotal}
+        return {"status": "ok", "model": model_name, "index": None if index is None else index.ntotal,
+                "can_caption": isinstance(model, AudioTextGenerator)}
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if index is not None:
+        _add_library_routes(app, model, index, uploads, stored)
 
     @app.post("/classify")
     def classify(audio: UploadFile = File(...), labels: str = Form(...), top_k: int = Form(3)) -> dict:
@@ -101,7 +124,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
         finally:
             path.unlink(missing_ok=True)
         if result.failures:
-            raise HTTPException(422, result.failures[0][1])
+            raise HTTPException(422, f"cannot use this audio: {result.failures[0][1]}")
         return {"labels": names, "top": result.predictions[0]["top"]}
 
     @app.post("/embed/text")
@@ -138,12 +161,81 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     return app
 
 
+def _add_library_routes(app: FastAPI, model: Any, index: SearchIndex, uploads: UploadFeatureCache,
+                        stored: Any) -> None:
+    """Search, browse and play the indexed collection (the page's API)."""
+    thumbnails: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+
+    def indexed_path(item_id: int) -> Path:
+        path = index.catalog.path_of(item_id)
+        if path is None:
+            raise HTTPException(404, f"no item {item_id} in the index")
+        if not Path(path).is_file():
+            raise HTTPException(404, f"item {item_id} is no longer on disk (run `auralign index update`)")
+        return Path(path)
+
+    @app.get("/api/search")
+    def search_text(q: str = Query(..., min_length=1, max_length=MAX_TEXT_CHARS),
+                    k: int = Query(20, ge=1, le=MAX_K), folder: str | None = Query(None, max_length=1000),
+                    tag: str | None = Query(None, max_length=MAX_LABEL_CHARS)) -> dict:
+        return {"query": q, "hits": _hits(index.search_text(model, q, k, folder=folder, tag=tag))}
+
+    @app.post("/api/search/audio")
+    def search_audio(audio: UploadFile = File(...), k: int = Form(20, ge=1, le=MAX_K),
+                     folder: str | None = Form(None, max_length=1000),
+                     tag: str | None = Form(None, max_length=MAX_LABEL_CHARS)) -> dict:
+        path = stored(audio)
+        try:
+            return {"hits": _hits(index.search_audio(model, uploads, path, k, folder=folder or None,
+                                                     tag=tag or None))}
+        finally:
+            path.unlink(missing_ok=True)
+
+    @app.get("/api/items/{item_id}/similar")
+    def similar(item_id: int, k: int = Query(20, ge=1, le=MAX_K), folder: str | None = Query(None, max_length=1000),
+                tag: str | None = Query(None, max_length=MAX_LABEL_CHARS)) -> dict:
+        return {"like": item_id, "hits": _hits(index.similar(item_id, k, folder=folder, tag=tag))}
+
+    @app.get("/api/facets")
+    def facets() -> dict:
+        return index.catalog.facets()
+
+    @app.get("/api/items/{item_id}/audio")
+    def audio_file(item_id: int) -> FileResponse:
+        path = indexed_path(item_id)
+        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"))
+
+    @app.get("/api/items/{item_id}/waveform.png")
+    def waveform(item_id: int) -> Response:
+        path = indexed_path(item_id)
+        key = (item_id, path.stat().st_mtime_ns)
+        if key not in thumbnails:
+            try:
+                thumbnails[key] = waveform_png(path)
+            except (RuntimeError, sf.LibsndfileError, OSError) as error:
+                raise HTTPException(422, f"cannot draw item {item_id}: {str(error).splitlines()[0][:200]}") from None
+            while len(thumbnails) > THUMBNAILS:
+                thumbnails.popitem(last=False)
+        thumbnails.move_to_end(key)
+        return Response(thumbnails[key], media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
+def _hits(hits: list[Hit]) -> list[dict[str, Any]]:
+    return [{**hit.item, "score": round(hit.score, 4), "vector_score": round(hit.vector_score, 4),
+             "audio_url": f"/api/items/{hit.item['id']}/audio", "thumb_url": f"/api/items/{hit.item['id']}/waveform.png"}
+            for hit in hits]
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     """Every error is `{"detail": "<one readable line>"}`; unexpected ones are logged, not shown."""
 
     @app.exception_handler(LimitError)
     async def over_limit(_: Request, error: LimitError) -> JSONResponse:
         return JSONResponse(status_code=413, content={"detail": str(error)})
+
+    @app.exception_handler(AudioLoadError)
+    async def bad_audio(_: Request, error: AudioLoadError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": f"cannot use this audio: {error.reason}"})
 
     @app.exception_handler(AuralignError)
     async def user_error(_: Request, error: AuralignError) -> JSONResponse:
