@@ -54,6 +54,8 @@ def _chunks(handle: BinaryIO, file_size: int, *, start: int, big_endian: bool, a
     fmt = ">I" if big_endian else "<I"
     position, ds64_data_size = start, None
     for _ in range(_MAX_CHUNKS):
+        if position >= file_size:
+            return None
         handle.seek(position)
         header = handle.read(8)
         if len(header) < 8:
@@ -76,6 +78,8 @@ def _chunks(handle: BinaryIO, file_size: int, *, start: int, big_endian: bool, a
 def _w64(handle: BinaryIO, file_size: int) -> str | None:
     position = 40  # riff GUID + size + wave GUID
     for _ in range(_MAX_CHUNKS):
+        if position >= file_size:
+            return None
         handle.seek(position)
         header = handle.read(24)
         if len(header) < 24:

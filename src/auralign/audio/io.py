@@ -42,7 +42,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -177,12 +177,11 @@ def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterato
         cut = declared_truncation(handle, os.fstat(handle.fileno()).st_size)
         if cut is not None:
             raise AudioLoadError(path, cut)
-        handle.seek(0)
-        yield from _decode_mono(path, handle, sample_rate, allow_silent)
+    yield from _decode_mono(path, sample_rate, allow_silent)
 
 
-def _decode_mono(path: Path, handle: BinaryIO, sample_rate: int, allow_silent: bool) -> Iterator[np.ndarray]:
-    with _open(path, handle) as sound:
+def _decode_mono(path: Path, sample_rate: int, allow_silent: bool) -> Iterator[np.ndarray]:
+    with _open(path) as sound:
         _check_header(path, sound)
         source_rate = sound.samplerate
         resampler = _make_resampler(source_rate, sample_rate)
@@ -234,10 +233,10 @@ def _stat_failure(path: Path, error: OSError) -> str:
     return f"cannot read file ({error.strerror or error})"
 
 
-def _open(path: Path, handle: BinaryIO) -> sf.SoundFile:
-    """Open through a Python file object: libsndfile then never sees the name, which may not be UTF-8."""
+def _open(path: Path) -> sf.SoundFile:
+    """Open by the name's file-system bytes, so a name that is not valid UTF-8 opens too."""
     try:
-        return sf.SoundFile(handle)
+        return sf.SoundFile(os.fsencode(path))
     except sf.LibsndfileError as error:
         reason = _OPEN_ERROR_REASONS.get(error.code, "cannot decode")
         raise AudioLoadError(path, f"{reason} ({_first_line(error.error_string)})") from error
@@ -324,7 +323,11 @@ def find_audio_files(inputs: Sequence[str | Path], *, recursive: bool = True) ->
     seen: set[Path] = set()
     for item in inputs:
         path = Path(item)
-        for candidate in _audio_files_in(path, recursive) if _is_real_dir(path) else [path]:
+        # A folder named like audio with no audio in it (say `take.wav/`) stays, to fail with its reason.
+        contents = _audio_files_in(path, recursive) if _is_real_dir(path) else []
+        if not contents and not (_is_real_dir(path) and path.suffix.lower() not in AUDIO_EXTENSIONS):
+            contents = [path]
+        for candidate in contents:
             key = _identity(candidate)
             if key not in seen:
                 seen.add(key)
