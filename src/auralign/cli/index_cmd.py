@@ -46,7 +46,10 @@ def build(inputs: list[Path] = typer.Argument(..., help="Audio files, folders, o
           out: Path = typer.Option(..., help="Index folder to write."),
           model: str | None = MODEL_OPTION,
           force: bool = FORCE) -> None:
-    """Embed every clip and write a new index folder (faiss vectors + SQLite metadata)."""
+    """Embed every clip and write a new index folder (faiss vectors + SQLite metadata).
+
+    Under `torchrun` or `accelerate launch` (WORLD_SIZE > 1) the ranks share the work (docs/app.md)."""
+    from auralign.apps.distributed import build_distributed, world
     from auralign.apps.search_index import build_index
     from auralign.cli.audio_cmds import report_failures
     from auralign.data.feature_cache import FeatureCache
@@ -55,8 +58,15 @@ def build(inputs: list[Path] = typer.Argument(..., help="Audio files, folders, o
     check_output_folder(out, force=force)
     name = _model_name(model)
     loaded = load_model(name)
+    rows, cache = _rows(inputs), FeatureCache(loaded.audio_encoder)
+    rank, size = world()
+    shards = out.parent / f".{out.name}.shards"  # under torchrun: every rank writes a shard, rank 0 merges
+    if size > 1 and rank != 0:
+        build_distributed(loaded, rows, cache, name, None, shards)
+        return
     with atomic_folder(out) as tmp:
-        index, failures = build_index(loaded, _rows(inputs), FeatureCache(loaded.audio_encoder), name, tmp)
+        index, failures = (build_distributed(loaded, rows, cache, name, tmp, shards) if size > 1
+                           else build_index(loaded, rows, cache, name, tmp))
     console.print(f"indexed {index.ntotal} clips into {shown(out)} ({index.store.kind} search)", highlight=False)
     report_failures(failures, index.ntotal, strict=False)
 
