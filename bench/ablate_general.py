@@ -54,15 +54,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = "runs/corpus-general/manifest.jsonl"
     for name in args.only or list(VARIANTS):
-        folder = args.out / slug(name)
-        folder.mkdir(exist_ok=True)
+        folder = args.out / slug(name)  # the run's output_dir: the trainer wants it new or empty
         result_file = folder / "eval.json"
         if result_file.is_file():
             continue
         if not (folder / "final").is_dir():
             seconds = run([str(Path(sys.executable).parent / "auralign"), "train", "clap", "--config", args.config,
                            *VARIANTS[name], f"train.max_steps={args.steps}", "train.eval_every=0",
-                           f"train.save_every={args.steps}", f"train.output_dir={folder}"], folder / "train.log")
+                           f"train.save_every={args.steps}", f"train.output_dir={folder}"],
+                          args.out / f"{slug(name)}.train.log")
             (folder / "train_seconds.txt").write_text(f"{seconds:.0f}\n")
         run([sys.executable, str(ROOT / "bench/eval_general.py"), "--manifest", manifest,
              "--mixtures", "runs/corpus-general/mixtures.jsonl", "--model", str(folder / "final"),
