@@ -256,3 +256,38 @@ def test_items_that_drew_the_same_text_are_positives_of_each_other() -> None:
     assert batch_positives({"match_ids": batch["match_ids"]})[0, 1] == 0
     assert batch_positives({}) is None
     assert text_id("speech") == text_id("speech") != text_id("Speech")
+
+
+def test_attached_teacher_prior_is_part_of_the_audio_embedding_and_saved(
+        backbones: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from auralign.backbones.aisfx_heads import AisfxHeads
+    from auralign.evaluation.teacher_prior import attach_prior
+
+    dim = load_audio_encoder(backbones["audio"]).dim
+    torch.manual_seed(0)
+    heads = AisfxHeads({"prosfx": 78, "soundlyTrain": 79, "ucsMixed": 69}, in_dim=dim)
+    monkeypatch.setattr("auralign.models.clap.teacher_heads", lambda _name: heads)
+    model = tiny_model(backbones).eval()
+    tokens, mask = token_batch()
+    with torch.inference_mode():
+        plain = model.embed_audio_tokens(tokens, mask)
+        torch.testing.assert_close(attach_prior(model, 0.0).embed_audio_tokens(tokens, mask), plain)
+        attached = attach_prior(model, 1.0)
+        prior = attached.teacher_prior(tokens, mask)
+        torch.testing.assert_close(attached.embed_audio_tokens(tokens, mask), prior)
+        half = attach_prior(model, 0.5)
+        expected = torch.nn.functional.normalize(plain + prior, dim=-1)
+        torch.testing.assert_close(half.embed_audio_tokens(tokens, mask), expected)
+    assert len(half.config.teacher_prior_outputs) == half.teacher_prior_vectors.shape[0] > 0
+    assert model.config.teacher_prior_weight == 0.0  # the original is left as it was
+    folder = half.save_pretrained(tmp_path / "with-prior")
+    loaded = ClapModel.from_pretrained(folder)
+    torch.testing.assert_close(loaded.teacher_prior_vectors, half.teacher_prior_vectors)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.embed_audio_tokens(tokens, mask), expected)
+    half.train()  # no prior while training: the output ignores the name vectors
+    torch.manual_seed(1)
+    before = half.embed_audio_tokens(tokens, mask)
+    half.teacher_prior_vectors.zero_()
+    torch.manual_seed(1)
+    torch.testing.assert_close(half.embed_audio_tokens(tokens, mask), before)

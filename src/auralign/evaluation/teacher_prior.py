@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -147,3 +147,26 @@ def combine(clap_logits: Tensor, prior_scores: Tensor, weight: float) -> Tensor:
         raise AuralignError(f"shape mismatch: CLAP scores {tuple(clap_logits.shape)}, "
                             f"prior scores {tuple(prior_scores.shape)}")
     return (1.0 - weight) * clap_logits.float() + weight * prior_scores.float()
+
+
+def attach_prior(model: Any, weight: float, heads: Sequence[str] = DEFAULT_HEADS,
+                 min_confidence: str = "medium") -> Any:
+    """Make `model`'s audio embedding carry the prior at `weight` (a CLAP model with
+    `teacher_prior_*` config fields): the named outputs and their name embeddings, computed now
+    through the model's own text tower, are stored in the model, so a saved copy needs neither the
+    names file nor the UCS list. Returns a new model; `model` is left as it was."""
+    import dataclasses
+
+    if not 0.0 <= weight <= 1.0:
+        raise AuralignError(f"weight must lie in [0, 1], got {weight}")
+    model.eval()
+    named = load_named_outputs(heads, min_confidence)
+    config = dataclasses.replace(model.config, teacher_prior_weight=weight,
+                                 teacher_prior_outputs=[f"{o.head}:{o.output}" for o in named])
+    with torch.inference_mode(False):  # a model built under inference mode could never train again
+        prior = TeacherPrior.build(model, named)
+        attached = type(model)(config, audio_encoder=model.audio_encoder, text_encoder=model.text_encoder)
+        attached.load_trainable({k: v for k, v in model.state_dict_for_checkpoint().items()
+                             if not k.startswith("teacher_prior_vectors")}
+                                | {"teacher_prior_vectors": prior.name_vectors.clone()})
+    return attached.eval()

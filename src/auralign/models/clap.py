@@ -51,6 +51,11 @@ class ClapConfig:
     # embedding keeps the sound-category information the contrastive loss alone may drop. 0: off.
     teacher_weight: float = 0.0
     teacher_heads: list[str] = field(default_factory=lambda: ["prosfx", "soundlyTrain", "ucsMixed"])
+    # The teacher's ConSE prior at inference (auralign.evaluation.teacher_prior): the audio embedding
+    # becomes normalise((1 - w) * audio + w * sum_k p_k * text(name_k)) over the named head outputs
+    # "head:index" below, whose name embeddings the checkpoint keeps. 0: off. Set by attach_prior.
+    teacher_prior_weight: float = 0.0
+    teacher_prior_outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,8 +140,12 @@ class ClapModel(PretrainedModel):
         self.audio_head = AudioHead(self.audio_encoder.dim, config)
         self.text_head = text_head(self.text_encoder.dim, config)
         self.logit_scale = LogitScale(config.init_logit_scale)
-        if config.teacher_weight > 0:
+        if config.teacher_weight > 0 or config.teacher_prior_outputs:
             self.teacher = teacher_heads(config.audio_encoder)
+        if config.teacher_prior_outputs:
+            self.register_buffer("teacher_prior_vectors",
+                                 torch.zeros(len(config.teacher_prior_outputs), config.embed_dim))
+        if config.teacher_weight > 0:
             sizes = [self.teacher.heads[name][-1].out_features for name in config.teacher_heads]
             self.teacher_readout = nn.Linear(config.embed_dim, sum(sizes))
             self.teacher_sizes = sizes
@@ -145,8 +154,24 @@ class ClapModel(PretrainedModel):
     def text_is_frozen(self) -> bool:
         return not any(p.requires_grad for p in self.text_encoder.parameters())
 
+    def extra_saved_tensors(self) -> set[str]:
+        return {"teacher_prior_vectors"} if self.config.teacher_prior_outputs else set()
+
     def embed_audio_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
-        return F.normalize(self.audio_head(tokens, mask), dim=-1)
+        audio = F.normalize(self.audio_head(tokens, mask), dim=-1)
+        weight = self.config.teacher_prior_weight
+        if self.training or weight == 0 or not self.config.teacher_prior_outputs:
+            return audio
+        return F.normalize((1 - weight) * audio + weight * self.teacher_prior(tokens, mask), dim=-1)
+
+    def teacher_prior(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """(B, E) the teacher's prior embedding: its named outputs' text embeddings weighted by their
+        probabilities on the clip's tokens."""
+        heads = sorted({output.split(":")[0] for output in self.config.teacher_prior_outputs})
+        probabilities = self.teacher.from_tokens(tokens, mask, heads)
+        weights = torch.stack([probabilities[head][:, int(index)] for head, index in
+                               (output.split(":") for output in self.config.teacher_prior_outputs)], dim=1)
+        return F.normalize(weights @ self.teacher_prior_vectors.to(weights.dtype), dim=-1)
 
     def text_features(self, texts: list[str]) -> Tensor:
         """The text encoder's pooled sentence vectors (no gradient when the encoder is locked)."""
