@@ -1,4 +1,4 @@
-"""The shipped default weights stay small (fp16, about 60 MB together): every retrain of them stays
+"""The shipped default weights stay small (fp16, under 80 MB together): every retrain of them stays
 in the repository's history."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from safetensors import safe_open
 from auralign.models.factory import resolve_model_path, shipped_models
 from auralign.paths import SHIPPED_WEIGHTS_DIR
 
-BUDGET_BYTES = 60 * 1024 * 1024
+BUDGET_BYTES = 80 * 1000 * 1000  # the issue budget: all shipped weights under 80 MB
 
 
 def test_shipped_weights_are_fp16_safetensors_within_the_budget() -> None:

@@ -102,12 +102,12 @@ def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json
 
 def embed_text(
     texts: list[str] = typer.Argument(..., help="Texts to embed."),
-    model: str | None = typer.Option(None, help="A model name or checkpoint: joint-space embeddings. "
-                                     "Default: the text encoder's own sentence embedding."),
+    model: str = typer.Option("general", help="A model name or checkpoint (joint-space embeddings), or "
+                              "'backbone' for the text encoder's own sentence embedding."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Text embeddings."""
-    _embed_text(texts, model, as_json)
+    _embed_text(texts, None if model == "backbone" else model, as_json)
 
 
 @user_errors
@@ -150,7 +150,7 @@ def classify(
     inputs: list[Path] = typer.Argument(..., help="Audio files or folders."),
     labels: str | None = typer.Option(None, help="Comma-separated candidate labels."),
     labels_file: Path | None = typer.Option(None, help="A file with one label per line."),
-    model: str = typer.Option("clap", help="Shipped model name or checkpoint path."),
+    model: str = typer.Option("general", help="Shipped model name or checkpoint path."),
     top_k: int = typer.Option(3, help="How many labels to show per file."),
     template: list[str] = typer.Option(None, help="Prompt template(s) with '{label}' (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

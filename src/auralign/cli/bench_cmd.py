@@ -23,7 +23,7 @@ def bench_eval(
                                             "vggsound, clotho, audiocaps, musiccaps, clotho-aqa."),
     root: Path = typer.Option(..., "--root", help="The dataset's folder, in its official layout "
                                                   "(see docs/benchmarks.md)."),
-    model: str = typer.Option("clap", help="Shipped model name or checkpoint path."),
+    model: str = typer.Option("general", help="Shipped model name or checkpoint path."),
     split: str | None = typer.Option(None, help="Official split/fold to evaluate (default: the one papers use)."),
     out: Path | None = typer.Option(None, help="Folder to write <dataset>_<model>.md and .json results into."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the markdown table."),

@@ -7,6 +7,7 @@ then, where ../shared/data/fsdd is there, recognises spoken digits of a speaker 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -78,5 +79,8 @@ def _spoken_digits(model, cache, progress: bool) -> dict[str, float] | None:
         test_rows = [row for row in fsdd_rows() if row.split == "test"]
     except AuralignError:
         return None
-    result = evaluate_zeroshot(model, test_rows, cache, DIGIT_WORDS, progress=progress)
+    # the corpus names FSDD's classes "spoken digit <word>" (docs/corpus.md), so the prompts do too
+    names = {word: f"spoken digit {word}" for word in DIGIT_WORDS}
+    rows = [dataclasses.replace(row, labels=[names[label] for label in row.labels]) for row in test_rows]
+    result = evaluate_zeroshot(model, rows, cache, list(names.values()), progress=progress)
     return {key: result[key] for key in ("n", "top1", "top5")}

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Evaluate a model on a manifest.", no_args_is_help=True)
 
 MANIFEST = typer.Option(..., "--manifest", "-m", help="CSV or JSONL manifest of the clips to evaluate.")
-MODEL = typer.Option("clap", help="Shipped model name (clap, ...) or checkpoint path.")
+MODEL = typer.Option("general", help="Shipped model name (general, clap-fsdd, ...) or checkpoint path.")
 SPLIT = typer.Option(None, help="Only rows of this split (e.g. test).")
 JSON = typer.Option(False, "--json", help="Print one JSON object.")
 CACHE = typer.Option(True, help="Reuse (and fill) the frame-token cache in $AURALIGN_HOME/features.")

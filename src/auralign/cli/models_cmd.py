@@ -78,6 +78,9 @@ def export(
     destination: Path = typer.Argument(..., help="Folder to write (config.json + model.safetensors)."),
     model_type: str | None = typer.Option(None, help="clap|collat|slit|mats, for a training checkpoint."),
     fp16: bool = typer.Option(True, help="Store floating-point weights as float16."),
+    teacher_prior: float | None = typer.Option(
+        None, min=0.0, max=1.0, help="Store the aiSFX teacher's prior in a CLAP model at this weight "
+        "(docs/teacher.md); choose it on a dev split."),
     force: bool = FORCE,
 ) -> None:
     """Write a model folder for shipping or sharing, from a trained model or a checkpoint."""
@@ -88,6 +91,10 @@ def export(
     check_output(destination, [source], force=True)  # the source is never replaced, even with --force
     check_output_folder(destination, force=force)
     model = load_training_checkpoint(source, model_type) if model_type else load_model(source)
+    if teacher_prior is not None:
+        from auralign.evaluation.teacher_prior import attach_prior
+
+        model = attach_prior(model, teacher_prior)
     with atomic_folder(destination) as tmp:
         model.save_pretrained(tmp, dtype=torch.float16 if fp16 else None)
     size = sum(f.stat().st_size for f in destination.iterdir()) / 1e6

@@ -36,7 +36,7 @@ __all__ = ["CAPTION_INSTRUCTION", "CLASSIFY_INSTRUCTION", "MUSIC_CAPTION_INSTRUC
 
 @dataclass
 class MatsConfig:
-    alignment_model: str = "clap"  # shipped name or checkpoint folder of an AudioTextEmbedder
+    alignment_model: str = "clap-fsdd"  # shipped name or checkpoint folder of an AudioTextEmbedder
     language_model: str = "smollm2-135m-instruct"  # backbone name or HF folder
     prefix_length: int = 40
     embedding_tokens: int = 1  # tokens the alignment embedding is expanded into before the queries
