@@ -35,10 +35,11 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name).strip("-").replace("--", "-")
 
 
-def run(command: list[str], log: Path) -> float:
+def run(command: list[str], log: Path, errors: Path | None = None) -> float:
+    """Run `command`, its output in `log` (and its stderr in `errors` when given, else in `log` too)."""
     started = time.monotonic()
-    with open(log, "w") as handle:
-        subprocess.run(command, check=True, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    with open(log, "w") as out, open(errors or log, "a") as err:
+        subprocess.run(command, check=True, stdout=out, stderr=err if errors else subprocess.STDOUT, cwd=ROOT)
     return time.monotonic() - started
 
 
@@ -67,7 +68,7 @@ def main() -> None:
         run([sys.executable, str(ROOT / "bench/eval_general.py"), "--manifest", manifest,
              "--mixtures", "runs/corpus-general/mixtures.jsonl", "--model", str(folder / "final"),
              "--splits", "lso_dev,test_unseen", "--max-per-label", str(args.max_per_label),
-             "--teacher-weights", args.teacher_weights], folder / "eval.log")
+             "--teacher-weights", args.teacher_weights], folder / "eval.log", folder / "eval.err")
         report = json.loads((folder / "eval.log").read_text())
         result_file.write_text(json.dumps(report, indent=1))
     print_table(args.out, args.only or list(VARIANTS))
