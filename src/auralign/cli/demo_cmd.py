@@ -57,12 +57,12 @@ def _demo(model_name: str, as_json: bool) -> None:
                     "spoken_digits": digits})
         return
     console.print(f"model {model_name}: {len(DEMO_LABELS)} real recordings from Scratch 1.4 (never trained on), "
-                  f"{len(labels)} free-text labels")
+                  f"{len(labels)} free-text labels", soft_wrap=True)
     for prediction in classified.predictions:
         name = Path(prediction["audio"]).name
         mark = "right" if name in right else f"wrong (is: {DEMO_LABELS[name]})"
         best = ", ".join(f"{p['label']} ({p['score']:.2f})" for p in prediction["top"])
-        stdout.print(escape(f"{name}: {best}  {mark}"), highlight=False)
+        stdout.print(escape(f"{name}: {best}  {mark}"), highlight=False, soft_wrap=True)
     stdout.print(f"right: {len(right)} of {len(classified.predictions)} (chance {1 / len(labels):.2f})")
     if digits:
         stdout.print(f"spoken digits, unseen speaker: top-1 {digits['top1']:.3f}, top-5 {digits['top5']:.3f} "
