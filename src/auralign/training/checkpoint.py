@@ -22,7 +22,6 @@ back to the newest checkpoint that verifies and loads.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -39,6 +38,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from auralign.backbones.registry import sha256_of
 from auralign.errors import CheckpointError
 from auralign.tensors_io import load_tensors
 from auralign.training.config import config_to_dict
@@ -199,7 +199,7 @@ def verify_checkpoint(path: Path) -> str | None:
         size = file.stat().st_size
         if size != expected["size"]:
             return f"{name} has {size} bytes, {expected['size']} when saved"
-        if _sha256(file) != expected["sha256"]:
+        if sha256_of(file) != expected["sha256"]:
             return f"{name} differs from its checksum at save time"
     return None
 
@@ -294,16 +294,9 @@ def restore_rng_state(directory: Path, rank: int) -> None:
 
 def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
-    manifest = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+    manifest = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)} for p in files}
     _write_json(directory / MANIFEST, manifest)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _complete_checkpoints(root: Path) -> list[Path]:
