@@ -1,6 +1,6 @@
 """Search at 1,000,000 vectors: text query latency (with text encoding) and recall@10 of the IVF index.
 
-Usage: python bench/bench_search.py [--model clap-fsdd] [--clips 300] [--total 1000000] [--noise 0.01]
+Usage: python bench/bench_search.py [--model general] [--clips 300] [--total 1000000] [--noise 0.01]
 
 Real clip embeddings (a few hundred corpus clips from ~/.cache/auralign/corpus/audio, embedded with the
 model's audio tower) are tiled to `--total` vectors with small Gaussian noise and re-normalised: uniform
@@ -61,7 +61,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="clap-fsdd")
+    parser.add_argument("--model", default="general")
     parser.add_argument("--clips", type=int, default=300)
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--noise", type=float, default=0.01, help="per-dimension std of the tiling noise")
