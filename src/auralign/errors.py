@@ -22,3 +22,8 @@ class BackboneMissingError(AuralignError):
 
 class CheckpointError(AuralignError):
     """A checkpoint folder is missing, incomplete or of an unknown kind."""
+
+
+class AudioTooLongError(AudioLoadError):
+    """A file longer than the caller's duration limit: a failure of this run, not of the file, so it is
+    never remembered by a cache."""

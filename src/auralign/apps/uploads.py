@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from auralign.apps.limits import LimitError
-from auralign.audio.io import AUDIO_EXTENSIONS, iter_windows
+from auralign.audio.io import AUDIO_EXTENSIONS, declared_seconds, iter_windows
 from auralign.backbones.base import AudioEncoder
 from auralign.data.feature_cache import CachedClip, WindowPolicy, pad_waveforms
 from auralign.errors import AudioLoadError
@@ -48,15 +47,6 @@ def save_upload(source: BinaryIO, filename: str | None, folder: Path, max_bytes:
     target = folder / (digest.hexdigest() + (suffix if suffix in AUDIO_EXTENSIONS else ""))
     tmp.replace(target)
     return target
-
-
-def declared_seconds(path: Path) -> float | None:
-    """The duration the file's header declares, when the format has one libsndfile can read."""
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError, OSError):
-        return None
-    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
 
 
 class UploadFeatureCache:

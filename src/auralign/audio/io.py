@@ -14,6 +14,11 @@ and quietly pollutes retrieval indexes and training sets. Truncation is detected
 says how long the audio is (WAV-like headers, FLAC, OGG); an MP3 has no reliable length in its
 header, so a cut MP3 is decoded as far as it goes.
 
+A duration limit (`max_seconds`, the CLI's `--max-seconds`) raises `AudioTooLongError` from the header,
+before any sample is decoded, when libsndfile reads a length there (every format above; for MP3 an
+estimate); otherwise (a FLAC written as a stream, with no total) while decoding, as soon as more than
+`max_seconds` have been read.
+
 Windowing policy of `iter_windows` (deterministic; there are no random crops at inference):
 
 * Lengths are counted in samples at the target rate: `window = round(window_seconds * rate)`,
@@ -49,7 +54,7 @@ import soundfile as sf
 import soxr
 
 from auralign.audio.containers import declared_truncation
-from auralign.errors import AudioLoadError
+from auralign.errors import AudioLoadError, AudioTooLongError
 
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64"}
@@ -68,6 +73,8 @@ _SHORT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", r
 _OGG_CUT_SHORT = "Last page lacks an end-of-stream bit"
 # Streaming writers (e.g. piped ffmpeg) leave these placeholders as the data size: not truncation.
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF})
+# libsndfile reports SF_COUNT_MAX frames when the header does not say (e.g. a FLAC written as a stream).
+_UNKNOWN_FRAMES = 2**62
 _OPEN_ERROR_REASONS = {
     1: "not an audio file",  # SF_ERR_UNRECOGNISED_FORMAT
     2: "cannot read file",  # SF_ERR_SYSTEM
@@ -99,10 +106,12 @@ def iter_windows(
     hop_seconds: float | None = None,
     min_last_seconds: float = 1.0,
     allow_silent: bool = False,
+    max_seconds: float | None = None,
 ) -> Iterator[AudioWindow]:
     """Stream the file as fixed windows following the policy in the module docstring.
 
-    Invalid window arguments raise `ValueError` here, before anything is read.
+    Invalid window arguments raise `ValueError` here, before anything is read. A file longer than
+    `max_seconds` raises `AudioTooLongError` (see the module docstring).
     """
     window = round(window_seconds * sample_rate)
     hop = window if hop_seconds is None else round(hop_seconds * sample_rate)
@@ -111,13 +120,13 @@ def iter_windows(
     if min_last_seconds < 0:
         raise ValueError(f"min_last_seconds must be >= 0, got {min_last_seconds}")
     cutter = _WindowCutter(window, hop, min_last=round(min_last_seconds * sample_rate))
-    return _cut_windows(Path(path), sample_rate, cutter, allow_silent)
+    return _cut_windows(Path(path), sample_rate, cutter, allow_silent, max_seconds)
 
 
 def _cut_windows(
-    path: Path, sample_rate: int, cutter: _WindowCutter, allow_silent: bool
+    path: Path, sample_rate: int, cutter: _WindowCutter, allow_silent: bool, max_seconds: float | None
 ) -> Iterator[AudioWindow]:
-    for chunk in _stream_mono(path, sample_rate, allow_silent=allow_silent):
+    for chunk in _stream_mono(path, sample_rate, allow_silent=allow_silent, max_seconds=max_seconds):
         yield from _as_windows(path, sample_rate, cutter, cutter.push(chunk))
     yield from _as_windows(path, sample_rate, cutter, cutter.finish())
 
@@ -168,7 +177,9 @@ class _WindowCutter:
             self._buffer_start = sample
 
 
-def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterator[np.ndarray]:
+def _stream_mono(
+    path: Path, sample_rate: int, *, allow_silent: bool, max_seconds: float | None = None
+) -> Iterator[np.ndarray]:
     """Validated mono float32 chunks of the file at `sample_rate`, in order; at least one on success."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -177,12 +188,16 @@ def _stream_mono(path: Path, sample_rate: int, *, allow_silent: bool) -> Iterato
         cut = declared_truncation(handle, os.fstat(handle.fileno()).st_size)
         if cut is not None:
             raise AudioLoadError(path, cut)
-    yield from _decode_mono(path, sample_rate, allow_silent)
+    yield from _decode_mono(path, sample_rate, allow_silent, max_seconds)
 
 
-def _decode_mono(path: Path, sample_rate: int, allow_silent: bool) -> Iterator[np.ndarray]:
+def _decode_mono(
+    path: Path, sample_rate: int, allow_silent: bool, max_seconds: float | None
+) -> Iterator[np.ndarray]:
     with _open(path) as sound:
         _check_header(path, sound)
+        if max_seconds is not None:
+            check_duration(path, _declared_seconds(sound), max_seconds)
         source_rate = sound.samplerate
         resampler = _make_resampler(source_rate, sample_rate)
         peak = 0.0
@@ -190,6 +205,8 @@ def _decode_mono(path: Path, sample_rate: int, allow_silent: bool) -> Iterator[n
         source_frames = 0
         for block in _read_mono_blocks(path, sound):
             source_frames += len(block)
+            if max_seconds is not None and source_frames > max_seconds * source_rate:
+                raise AudioTooLongError(path, f"longer than --max-seconds (over {_seconds(max_seconds)} s)")
             peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
             out = resampler(block, False)
             produced += len(out)
@@ -200,6 +217,36 @@ def _decode_mono(path: Path, sample_rate: int, allow_silent: bool) -> Iterator[n
         if len(out):
             yield out
     _check_whole_file(path, source_frames, produced, source_rate, sample_rate, peak, allow_silent)
+
+
+def declared_seconds(path: Path) -> float | None:
+    """The duration the file's header declares, or None when it declares none or cannot be read
+    (a FIFO or a device is never opened)."""
+    try:
+        check_regular_file(path)
+        with sf.SoundFile(os.fsencode(path)) as sound:
+            return _declared_seconds(sound)
+    except (AudioLoadError, sf.SoundFileError, RuntimeError, OSError, ValueError):
+        return None
+
+
+def _declared_seconds(sound: sf.SoundFile) -> float | None:
+    if sound.samplerate <= 0 or not 0 < sound.frames < _UNKNOWN_FRAMES:
+        return None
+    return sound.frames / sound.samplerate
+
+
+def check_duration(path: Path, seconds: float | None, max_seconds: float) -> None:
+    """Raise `AudioTooLongError` when a known duration exceeds `max_seconds` (None: unknown, passes)."""
+    if seconds is not None and seconds > max_seconds:
+        raise AudioTooLongError(
+            path, f"longer than --max-seconds ({_seconds(seconds)} s > {_seconds(max_seconds)} s)"
+        )
+
+
+def _seconds(value: float) -> str:
+    """3600.0 -> "3600", 600.44 -> "600.4"."""
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def check_regular_file(path: Path) -> None:

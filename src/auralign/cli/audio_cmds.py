@@ -16,7 +16,9 @@ from rich.table import Table
 from auralign.audio.io import find_audio_files
 from auralign.cli.common import (
     FORCE,
+    MAX_SECONDS,
     atomic_file,
+    bound_heap_growth,
     check_output,
     console,
     print_json,
@@ -61,30 +63,35 @@ def embed(
     window_seconds: float = typer.Option(10.0, help="Long files are embedded in windows of this length."),
     strict: bool = typer.Option(False, help="Exit non-zero if any file fails."),
     force: bool = FORCE,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> None:
     """Audio embeddings of files and folders."""
-    _embed(inputs, model, out, as_json, window_seconds, strict, force)
+    _embed(inputs, model, out, as_json, window_seconds, strict, force, max_seconds)
 
 
 @user_errors
 def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json: bool,
-           window_seconds: float, strict: bool, force: bool = False) -> None:
+           window_seconds: float, strict: bool, force: bool = False,
+           max_seconds: float | None = None) -> None:
     from auralign.evaluation.embedding import embed_clips, encoder_clip_embeddings
 
+    bound_heap_growth()
     files = _inputs(inputs)
     if out is not None:
         check_output(out, [*inputs, *files], force=force)
     if model_name is None:
         from auralign.backbones.factory import load_audio_encoder
 
-        result = encoder_clip_embeddings(load_audio_encoder(), files, window_seconds=window_seconds)
+        result = encoder_clip_embeddings(load_audio_encoder(), files, window_seconds=window_seconds,
+                                         max_seconds=max_seconds)
     else:
         from auralign.data.feature_cache import FeatureCache, WindowPolicy
         from auralign.models.factory import load_model
 
         model = load_model(model_name)
         with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
-            cache = FeatureCache(model.audio_encoder, root=tmp, policy=WindowPolicy(window_seconds))
+            cache = FeatureCache(model.audio_encoder, root=tmp, policy=WindowPolicy(window_seconds),
+                                 max_seconds=max_seconds)
             result = embed_clips(model, cache, files)
     ok_files = [files[i] for i in result.index]
     if out is not None and ok_files:
@@ -155,21 +162,27 @@ def classify(
     template: list[str] = typer.Option(None, help="Prompt template(s) with '{label}' (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     strict: bool = typer.Option(False, help="Exit non-zero if any file fails."),
+    max_seconds: float | None = MAX_SECONDS,
 ) -> None:
     """Zero-shot classification of sounds among free-text labels."""
-    _classify(inputs, labels, labels_file, model, top_k, template, as_json, strict)
+    _classify(inputs, labels, labels_file, model, top_k, template, as_json, strict, max_seconds)
 
 
 @user_errors
 def _classify(inputs: list[Path], labels: str | None, labels_file: Path | None, model_name: str, top_k: int,
-              templates: list[str] | None, as_json: bool, strict: bool) -> None:
+              templates: list[str] | None, as_json: bool, strict: bool,
+              max_seconds: float | None = None) -> None:
+    from auralign.data.feature_cache import FeatureCache
     from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, classify_files
     from auralign.models.factory import load_model
 
+    bound_heap_growth()
     names = _parse_labels(labels, labels_file)
     files = _inputs(inputs)
     model = load_model(model_name)
-    result = classify_files(model, files, names, templates or DEFAULT_TEMPLATES, top_k=top_k)
+    with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
+        cache = FeatureCache(model.audio_encoder, root=tmp, max_seconds=max_seconds)
+        result = classify_files(model, files, names, templates or DEFAULT_TEMPLATES, top_k=top_k, cache=cache)
     if as_json:
         print_json({"task": "classify", "model": model_name, "labels": names, "predictions": result.predictions,
                     "failures": [{"audio": str(p), "reason": r} for p, r in result.failures]})

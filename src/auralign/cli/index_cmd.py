@@ -9,7 +9,9 @@ import typer
 
 from auralign.cli.common import (
     FORCE,
+    MAX_SECONDS,
     atomic_folder,
+    bound_heap_growth,
     check_output_folder,
     console,
     print_json,
@@ -45,7 +47,8 @@ def _model_name(model: str | None):
 def build(inputs: list[Path] = typer.Argument(..., help="Audio files, folders, or one manifest."),
           out: Path = typer.Option(..., help="Index folder to write."),
           model: str | None = MODEL_OPTION,
-          force: bool = FORCE) -> None:
+          force: bool = FORCE,
+          max_seconds: float | None = MAX_SECONDS) -> None:
     """Embed every clip and write a new index folder (faiss vectors + SQLite metadata).
 
     Under `torchrun` or `accelerate launch` (WORLD_SIZE > 1) the ranks share the work (docs/app.md)."""
@@ -56,9 +59,10 @@ def build(inputs: list[Path] = typer.Argument(..., help="Audio files, folders, o
     from auralign.models.factory import load_model
 
     check_output_folder(out, force=force)
+    bound_heap_growth()
     name = _model_name(model)
     loaded = load_model(name)
-    rows, cache = _rows(inputs), FeatureCache(loaded.audio_encoder)
+    rows, cache = _rows(inputs), FeatureCache(loaded.audio_encoder, max_seconds=max_seconds)
     rank, size = world()
     shards = out.parent / f".{out.name}.shards"  # under torchrun: every rank writes a shard, rank 0 merges
     if size > 1 and rank != 0:
@@ -102,14 +106,16 @@ def _open(index_dir: Path, model: str | None):
 @app.command("add")
 @user_errors
 def add(folders: list[Path] = typer.Argument(..., help="Folders or files to add."),
-        index: Path = INDEX_OPTION, model: str | None = MODEL_OPTION) -> None:
+        index: Path = INDEX_OPTION, model: str | None = MODEL_OPTION,
+        max_seconds: float | None = MAX_SECONDS) -> None:
     """Embed and add the files not indexed yet (already indexed files are left as they are)."""
     from auralign.cli.audio_cmds import report_failures
     from auralign.data.feature_cache import FeatureCache
     from auralign.data.manifest import ManifestRow
 
+    bound_heap_growth()
     library, loaded = _open(index, model)
-    cache = FeatureCache(loaded.audio_encoder)
+    cache = FeatureCache(loaded.audio_encoder, max_seconds=max_seconds)
     added, failures = 0, []
     for folder in folders:
         new, _, _, _ = library.scan(folder)
@@ -136,10 +142,11 @@ def remove(paths: list[Path] = typer.Argument(..., help="Folders or files to dro
 @user_errors
 def update(folders: list[Path] = typer.Argument(..., help="Folders to rescan."),
            index: Path = INDEX_OPTION, model: str | None = MODEL_OPTION,
-           as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+           max_seconds: float | None = MAX_SECONDS) -> None:
     """Rescan by size and mtime: embed new and changed files, drop deleted ones; nothing else is read."""
     library, loaded = _open(index, model)
-    reports = _update(library, loaded, folders)
+    reports = _update(library, loaded, folders, max_seconds)
     if as_json:
         print_json({str(folder): {"added": [str(p) for p in r.added], "changed": [str(p) for p in r.changed],
                                   "removed": r.removed, "unchanged": r.unchanged,
@@ -147,10 +154,11 @@ def update(folders: list[Path] = typer.Argument(..., help="Folders to rescan."),
                     for folder, r in zip(folders, reports, strict=True)})
 
 
-def _update(library, loaded, folders: list[Path], quiet: bool = False) -> list:
+def _update(library, loaded, folders: list[Path], max_seconds: float | None, quiet: bool = False) -> list:
     from auralign.data.feature_cache import FeatureCache
 
-    cache = FeatureCache(loaded.audio_encoder)
+    bound_heap_growth()
+    cache = FeatureCache(loaded.audio_encoder, max_seconds=max_seconds)
     reports = [library.update(loaded, cache, folder, progress=not quiet) for folder in folders]
     library.save()
     for folder, report in zip(folders, reports, strict=True):
@@ -166,13 +174,14 @@ def _update(library, loaded, folders: list[Path], quiet: bool = False) -> list:
 def watch(folders: list[Path] = typer.Argument(..., help="Folders to follow."),
           index: Path = INDEX_OPTION, model: str | None = MODEL_OPTION,
           interval: float = typer.Option(10.0, help="Seconds between rescans."),
-          rounds: int = typer.Option(0, help="Stop after this many rescans (0: until Ctrl-C).")) -> None:
+          rounds: int = typer.Option(0, help="Stop after this many rescans (0: until Ctrl-C)."),
+          max_seconds: float | None = MAX_SECONDS) -> None:
     """Rescan the folders every --interval seconds (as `update`), printing what changed."""
     library, loaded = _open(index, model)
     done = 0
     try:
         while True:
-            _update(library, loaded, folders, quiet=done > 0)
+            _update(library, loaded, folders, max_seconds, quiet=done > 0)
             done += 1
             if rounds and done >= rounds:
                 return
@@ -214,20 +223,22 @@ def search(index: Path = typer.Argument(..., help="An index folder from `auralig
            folder: str | None = typer.Option(None, help="Only items in this folder (or below it)."),
            tag: str | None = typer.Option(None, help="Only items with this tag."),
            k: int = typer.Option(10, "-k", min=1, max=1000, help="How many results."),
-           as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+           max_seconds: float | None = MAX_SECONDS) -> None:
     """Find the sounds that best match a text query, an audio file or an indexed item."""
-    _search(index, query, audio, like, folder, tag, k, as_json)
+    _search(index, query, audio, like, folder, tag, k, as_json, max_seconds)
 
 
 @user_errors
 def _search(index_dir: Path, query: str | None, audio: Path | None, like: int | None, folder: str | None,
-            tag: str | None, k: int, as_json: bool) -> None:
+            tag: str | None, k: int, as_json: bool, max_seconds: float | None) -> None:
     from auralign.data.feature_cache import FeatureCache
     from auralign.errors import AuralignError
     from auralign.models.factory import load_model
 
     if sum(x is not None for x in (query, audio, like)) != 1:
         raise AuralignError("give exactly one of QUERY, --audio or --like")
+    bound_heap_growth()
     library = load_index(index_dir)
     filters = {"folder": folder, "tag": tag}
     if like is not None:
@@ -235,7 +246,8 @@ def _search(index_dir: Path, query: str | None, audio: Path | None, like: int | 
     else:
         model = load_model(library.model_name)
         hits = (library.search_text(model, query, k, **filters) if query is not None
-                else library.search_audio(model, FeatureCache(model.audio_encoder), audio, k, **filters))
+                else library.search_audio(model, FeatureCache(model.audio_encoder, max_seconds=max_seconds),
+                                          audio, k, **filters))
     if as_json:
         print_json({"query": query, "audio": audio, "like": like, "model": library.model_name,
                     "hits": [{"score": h.score, "vector_score": h.vector_score, **h.item} for h in hits]})
@@ -271,6 +283,7 @@ def _serve(model_name: str | None, index_dir: Path | None, host: str, port: int,
     from auralign.models.factory import load_model
 
     check_bind(host, token, insecure)
+    bound_heap_growth()
     limits = ServerLimits(max_upload_bytes=int(max_upload_mb * 2**20), max_seconds=max_seconds)
     index = load_index(index_dir) if index_dir else None
     if index is not None and model_name and model_name != index.model_name:

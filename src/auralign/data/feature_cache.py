@@ -8,9 +8,13 @@ modification time, so an edited file is recomputed. Tokens are stored as fp16 `.
 opened memory-mapped; clips that failed to load are remembered with their reason.
 
 Memory stays bounded whatever the clips' lengths: windows are streamed from the decoder into
-batches of at most `batch_size` windows, and only the (small) fp16 tokens of the clips in flight are
-held. A clip whose tokens are not finite (e.g. a float file at 1e30) fails with "non-finite
-embedding". An entry damaged on disk is dropped and recomputed with a one-line warning.
+batches of at most `batch_size` windows, and only the (small: 19 x 512 fp16 per 10-s window of the
+default encoder) tokens of the clips in flight are held: the clip being decoded and those finished
+since the last batch, which are written out as soon as that batch is encoded. With `max_seconds`, a
+longer clip fails with "longer than --max-seconds (...)", from its header when it declares a length
+(also when already cached), else while decoding; such a failure belongs to the run, not to the file,
+so it is not remembered. A clip whose tokens are not finite (e.g. a float file at 1e30) fails with
+"non-finite embedding". An entry damaged on disk is dropped and recomputed with a one-line warning.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from auralign.audio.io import check_regular_file, iter_windows
+from auralign.audio.io import check_duration, check_regular_file, declared_seconds, iter_windows
 from auralign.backbones.base import AudioEncoder
-from auralign.errors import AudioLoadError
+from auralign.errors import AudioLoadError, AudioTooLongError
 from auralign.paths import features_dir
 from auralign.progress import progress_bar
 
@@ -85,9 +89,10 @@ def _unreadable_reason(path: Path, error: OSError) -> str:
 
 class FeatureCache:
     def __init__(self, encoder: AudioEncoder, root: str | Path | None = None,
-                 policy: WindowPolicy | None = None) -> None:
+                 policy: WindowPolicy | None = None, max_seconds: float | None = None) -> None:
         self.encoder = encoder
         self.policy = policy or WindowPolicy()
+        self.max_seconds = max_seconds
         self.dir = Path(root or features_dir()) / f"{encoder.fingerprint()}-{self.policy.key()}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict] = self._read_index()
@@ -159,7 +164,10 @@ class FeatureCache:
         # Similar lengths share a batch, so little of each batch is padding.
         todo = sorted(self.missing(paths), key=_size_or_zero)
         pending = set(todo)
-        failures = self._remembered_failures(path for path in paths if Path(path) not in pending)
+        cached = [Path(path) for path in paths if Path(path) not in pending]
+        failures = self._remembered_failures(cached)
+        failed = {path for path, _ in failures}
+        failures += self._too_long([path for path in cached if path not in failed])
         with progress_bar(len(todo), "encoding audio", enabled=progress and bool(todo)) as advance:
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start:start + batch_size]
@@ -171,11 +179,23 @@ class FeatureCache:
         entries = ((Path(path), self._index[clip_key(path)]) for path in cached_paths)
         return [(path, entry["error"]) for path, entry in entries if "error" in entry]
 
+    def _too_long(self, cached_paths: list[Path]) -> list[tuple[Path, str]]:
+        """Cached clips over `max_seconds` by their header (the limit is the run's, not the entry's)."""
+        if self.max_seconds is None:
+            return []
+        failures = []
+        for path in cached_paths:
+            try:
+                check_duration(path, declared_seconds(path), self.max_seconds)
+            except AudioTooLongError as error:
+                failures.append((path, error.reason))
+        return failures
+
     def _encode_chunk(self, paths: list[Path], batch_size: int = 16) -> list[tuple[Path, str]]:
         """Stream the clips' windows through the encoder, `batch_size` windows at a time."""
         failures: list[tuple[Path, str]] = []
         batch = _WindowBatch()
-        done: list[_ClipTokens] = []
+        done: list[_ClipTokens] = []  # decoded, waiting for their last windows' batch
         for path in paths:
             try:
                 clip = _ClipTokens(path, clip_key(path))
@@ -184,23 +204,32 @@ class FeatureCache:
                 continue
             try:
                 for window in iter_windows(path, self.encoder.sample_rate, window_seconds=self.policy.window_seconds,
-                                           hop_seconds=self.policy.hop_seconds):
+                                           hop_seconds=self.policy.hop_seconds, max_seconds=self.max_seconds):
                     batch.add(clip, window.samples)
                     if len(batch.samples) >= batch_size:
                         self._encode_batch(batch)
+                        failures.extend(self._store_done(done))
             except AudioLoadError as error:
                 batch.drop(clip)
                 failures.append((path, error.reason))
-                self._append_index({"key": clip.key, "error": error.reason})
+                if not isinstance(error, AudioTooLongError):
+                    self._append_index({"key": clip.key, "error": error.reason})
                 continue
             done.append(clip)
         self._encode_batch(batch)
+        failures.extend(self._store_done(done))
+        return failures
+
+    def _store_done(self, done: list[_ClipTokens]) -> list[tuple[Path, str]]:
+        """Write out (then forget) the clips whose windows are all encoded; returns the non-finite ones."""
+        failures = []
         for clip in done:
             if all(np.isfinite(tokens).all() for tokens in clip.tokens):
                 self._store(clip.path, clip.tokens)
             else:
                 failures.append((clip.path, "non-finite embedding"))
                 self._append_index({"key": clip.key, "error": "non-finite embedding"})
+        done.clear()
         return failures
 
     def _encode_batch(self, batch: _WindowBatch) -> None:

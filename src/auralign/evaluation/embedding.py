@@ -40,12 +40,15 @@ def per_clip_mean(fn: WindowFn, cache: FeatureCache, paths: Sequence[str | Path]
     """Apply `fn(tokens, mask) -> (B, K)` to every window of every clip and average per clip.
 
     Frame tokens come from the cache (computed once if missing); bad files are listed, not fatal.
+    Windows are streamed in order, `batch_size` at a time (a batch may span clips), into per-clip sums:
+    only one batch of windows is held, whatever the number or length of the clips.
     """
     failures = cache.ensure(list(paths), progress=progress)
     failed = {Path(p) for p, _ in failures}
-    windows: list[np.ndarray] = []
-    owner: list[int] = []
     index: list[int] = []
+    sums = _WindowSums(len(paths))
+    batch: list[np.ndarray] = []
+    owner: list[int] = []
     for position, path in enumerate(paths):
         if Path(path) in failed:
             continue
@@ -56,15 +59,36 @@ def per_clip_mean(fn: WindowFn, cache: FeatureCache, paths: Sequence[str | Path]
             continue
         index.append(position)
         for window in clip.windows():
-            windows.append(window)
-            owner.append(len(index) - 1)
-    means = torch.zeros(len(index), 0)
-    if windows:
-        parts = [fn(*pad_tokens(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size)]
-        per_window = torch.cat(parts).float()
-        summed = torch.zeros(len(index), per_window.shape[1]).index_add_(0, torch.tensor(owner), per_window)
-        means = summed / torch.bincount(torch.tensor(owner), minlength=len(index)).unsqueeze(1)
-    return _without_non_finite(ClipEmbeddings(vectors=means.numpy(), index=index, failures=failures), paths)
+            batch.append(window)
+            owner.append(position)
+            if len(batch) == batch_size:
+                sums.add(fn(*pad_tokens(batch)).float(), owner)
+                batch, owner = [], []
+    if batch:
+        sums.add(fn(*pad_tokens(batch)).float(), owner)
+    clips = ClipEmbeddings(vectors=sums.means(index), index=index, failures=failures)
+    return _without_non_finite(clips, paths)
+
+
+class _WindowSums:
+    """Per-clip sums and counts of window outputs, added one batch at a time in window order."""
+
+    def __init__(self, n_clips: int) -> None:
+        self.n_clips = n_clips
+        self.sums = torch.zeros(n_clips, 0)
+        self.counts = torch.zeros(n_clips, dtype=torch.long)
+
+    def add(self, outputs: torch.Tensor, owner: list[int]) -> None:
+        if self.sums.shape[1] == 0:
+            self.sums = torch.zeros(self.n_clips, outputs.shape[1])
+        rows = torch.tensor(owner)
+        self.sums.index_add_(0, rows, outputs)
+        self.counts += torch.bincount(rows, minlength=self.n_clips)
+
+    def means(self, index: list[int]) -> np.ndarray:
+        """(len(index), K) means of the clips at these positions (K = 0 when nothing was added)."""
+        rows = torch.tensor(index, dtype=torch.long)
+        return (self.sums[rows] / self.counts[rows].unsqueeze(1)).numpy()
 
 
 def _without_non_finite(clips: ClipEmbeddings, paths: Sequence[str | Path]) -> ClipEmbeddings:
@@ -97,18 +121,18 @@ def embed_texts(model: AudioTextEmbedder, texts: Sequence[str], batch_size: int 
 
 @torch.inference_mode()
 def encoder_clip_embeddings(encoder: AudioEncoder, paths: Sequence[str | Path], window_seconds: float = 10.0,
-                            batch_size: int = 16) -> ClipEmbeddings:
+                            batch_size: int = 16, max_seconds: float | None = None) -> ClipEmbeddings:
     """The audio encoder's own pooled vector per clip (mean over its windows), no model head.
 
     Windows are streamed from the decoder `batch_size` at a time into a running sum, so memory does not
-    grow with the clip's length."""
+    grow with the clip's length. A clip longer than `max_seconds` is a failure (see `iter_windows`)."""
     vectors: list[np.ndarray] = []
     index: list[int] = []
     failures: list[tuple[Path, str]] = []
     with progress_bar(len(paths), "embedding") as advance:
         for position, path in enumerate(paths):
             try:
-                vectors.append(_streamed_mean(encoder, path, window_seconds, batch_size))
+                vectors.append(_streamed_mean(encoder, path, window_seconds, batch_size, max_seconds))
                 index.append(position)
             except AudioLoadError as error:
                 failures.append((Path(path), error.reason))
@@ -117,11 +141,13 @@ def encoder_clip_embeddings(encoder: AudioEncoder, paths: Sequence[str | Path], 
     return _without_non_finite(ClipEmbeddings(vectors=stacked, index=index, failures=failures), paths)
 
 
-def _streamed_mean(encoder: AudioEncoder, path: str | Path, window_seconds: float, batch_size: int) -> np.ndarray:
+def _streamed_mean(encoder: AudioEncoder, path: str | Path, window_seconds: float, batch_size: int,
+                   max_seconds: float | None) -> np.ndarray:
     total = torch.zeros(encoder.dim, dtype=torch.float64)
     count = 0
     batch: list[np.ndarray] = []
-    for window in iter_windows(path, encoder.sample_rate, window_seconds=window_seconds):
+    windows = iter_windows(path, encoder.sample_rate, window_seconds=window_seconds, max_seconds=max_seconds)
+    for window in windows:
         batch.append(window.samples)
         if len(batch) == batch_size:
             total += encoder(*pad_waveforms(batch)).pooled.double().sum(0)
