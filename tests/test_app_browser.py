@@ -1,12 +1,16 @@
 """The sound-library page in a real browser (headless Chromium via selenium) against a live server on an
 index of generated clips: text search, play a result, more like this, search by an uploaded example,
 classify an upload, an empty and a non-audio upload showing a clear message, keyboard, 360 px width.
-Screenshots go to docs/figures/app-search.png and app-mobile.png."""
+Screenshots (app-search.png, app-mobile.png) go to $AURALIGN_SCREENSHOTS when set (docs/figures to
+refresh the ones in docs/app.md), else to pytest's temporary folder, so a test run never edits the
+checkout."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from app_factory import make_tiny_clap, write_clips  # noqa: E402
 
-FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
+FIGURES = Path(os.environ.get("AURALIGN_SCREENSHOTS") or tempfile.mkdtemp(prefix="auralign-screenshots-"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--mute-audio", "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900"]
