@@ -170,3 +170,19 @@ def test_search_by_a_long_example_is_one_line(tmp_path: Path) -> None:
     code, _, stderr = run("search", str(index), "--audio", str(long), "--max-seconds", "2")
     assert code == 1
     assert stderr.strip() == f"error: {long}: longer than --max-seconds (3 s > 2 s)"
+
+
+@pytest.mark.backbones
+def test_eval_lists_a_long_clip_among_its_failures(tmp_path: Path) -> None:
+    rows = [{"audio": str(write_clip(tmp_path / f"{name}.wav", seconds, rate=44100, frequency=frequency)),
+             "labels": [name]} for name, seconds, frequency in (("low", 1.0, 220.0), ("high", 1.0, 880.0),
+                                                                 ("long", 3.0, 440.0))]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out, stderr = run("eval", "zeroshot", "--manifest", str(manifest), "--no-cache", "--json",
+                            "--max-seconds", "2")
+    assert code == 0, stderr
+    result = json.loads(out)
+    assert result["n"] == 2
+    assert result["failures"] == [{"audio": str(tmp_path / "long.wav"),
+                                   "reason": "longer than --max-seconds (3 s > 2 s)"}]

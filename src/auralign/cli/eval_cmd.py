@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from auralign.cli.common import FORCE, check_output, print_json, stdout, user_errors
+from auralign.cli.common import FORCE, MAX_SECONDS, check_output, print_json, stdout, user_errors
 from auralign.data.manifest import read_manifest
 
 if TYPE_CHECKING:
@@ -33,11 +33,11 @@ def _print_summary(result: dict[str, Any], keys: list[str]) -> None:
             stdout.print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}", highlight=False)
 
 
-def _cache(stack: ExitStack, encoder: Any, persistent: bool) -> FeatureCache:
+def _cache(stack: ExitStack, encoder: Any, persistent: bool, max_seconds: float | None) -> FeatureCache:
     from auralign.data.feature_cache import FeatureCache  # torch: imported when a command runs
 
     root = None if persistent else stack.enter_context(tempfile.TemporaryDirectory(prefix="auralign-features-"))
-    return FeatureCache(encoder, root=root)
+    return FeatureCache(encoder, root=root, max_seconds=max_seconds)
 
 
 @app.command("zeroshot")
@@ -49,7 +49,7 @@ def zeroshot(
     labels_file: Path | None = typer.Option(None, help="Class list, one per line (default: the manifest's labels)."),
     template: list[str] = typer.Option(None, help="Prompt template(s) with '{label}' (repeatable: ensemble)."),
     confusion_png: Path | None = typer.Option(None, help="Write a confusion-matrix PNG (single-label)."),
-    cache: bool = CACHE,
+    cache: bool = CACHE, max_seconds: float | None = MAX_SECONDS,
     as_json: bool = JSON,
     force: bool = FORCE,
 ) -> None:
@@ -65,7 +65,7 @@ def zeroshot(
         class_names = [line.strip() for line in labels_file.read_text().splitlines() if line.strip()]
     loaded = load_model(model)
     with ExitStack() as stack:
-        result = evaluate_zeroshot(loaded, rows, _cache(stack, loaded.audio_encoder, cache), class_names,
+        result = evaluate_zeroshot(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), class_names,
                                    template or DEFAULT_TEMPLATES, confusion_png, progress=not as_json)
     result["model"] = model
     _emit(result, as_json, ["n", "n_classes", "top1", "top5", "balanced_acc", "mAP"])
@@ -74,7 +74,7 @@ def zeroshot(
 @app.command("retrieval")
 @user_errors
 def retrieval(manifest: Path = MANIFEST, model: str = MODEL, split: str | None = SPLIT,
-              cache: bool = CACHE, as_json: bool = JSON) -> None:
+              cache: bool = CACHE, max_seconds: float | None = MAX_SECONDS, as_json: bool = JSON) -> None:
     """Text-to-audio and audio-to-text retrieval: R@1/5/10, mAP@10, MRR, median rank."""
     from auralign.evaluation.zeroshot import evaluate_retrieval
     from auralign.models.factory import load_model
@@ -82,7 +82,8 @@ def retrieval(manifest: Path = MANIFEST, model: str = MODEL, split: str | None =
     rows = read_manifest(manifest, split)
     loaded = load_model(model)
     with ExitStack() as stack:
-        result = evaluate_retrieval(loaded, rows, _cache(stack, loaded.audio_encoder, cache), progress=not as_json)
+        result = evaluate_retrieval(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds),
+                                    progress=not as_json)
     result["model"] = model
     _emit(result, as_json, ["n", "n_captions", "t2a", "a2t"])
 
@@ -128,6 +129,7 @@ def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A
             split: str | None = SPLIT, instruction: str | None = typer.Option(
                 None, help="Prompt for the model (default: its own captioning prompt)."),
             num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
+            max_seconds: float | None = MAX_SECONDS,
             as_json: bool = JSON) -> None:
     """Caption each clip (its first window) and score against the manifest's captions."""
     from auralign.evaluation.captioning import evaluate_captioning
@@ -136,7 +138,7 @@ def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A
     rows = read_manifest(manifest, split)
     loaded = load_model(model)
     with ExitStack() as stack:
-        result = evaluate_captioning(loaded, rows, _cache(stack, loaded.audio_encoder, cache), instruction,
+        result = evaluate_captioning(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), instruction,
                                      num_beams, max_new_tokens, progress=not as_json)
     result["model"] = model
     _emit(result, as_json, CAPTION_KEYS)
@@ -146,6 +148,7 @@ def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A
 @user_errors
 def qa(manifest: Path = MANIFEST, model: str = typer.Option("mats", help="A generative model (slit, mats, path)."),
        split: str | None = SPLIT, num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
+       max_seconds: float | None = MAX_SECONDS,
        as_json: bool = JSON) -> None:
     """Answer each row's `question` about its clip; accuracy against `answer`, yes/no accuracy, text matching."""
     from auralign.evaluation.captioning import evaluate_qa
@@ -154,7 +157,7 @@ def qa(manifest: Path = MANIFEST, model: str = typer.Option("mats", help="A gene
     rows = read_manifest(manifest, split)
     loaded = load_model(model)
     with ExitStack() as stack:
-        result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache), num_beams, max_new_tokens,
+        result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), num_beams, max_new_tokens,
                              progress=not as_json)
     result["model"] = model
     _emit(result, as_json, ["n", "accuracy", "binary_accuracy", "balanced_binary_accuracy",
@@ -171,7 +174,7 @@ def linear_probe(
     test_split: str | None = typer.Option(None, help="Score once on this split, training on all other rows."),
     split_folds: bool = typer.Option(False, help="Each split is one test fold in turn (e.g. ESC-50's fold1..5)."),
     seed: int = typer.Option(0, help="Seed of the fold assignment."),
-    cache: bool = CACHE,
+    cache: bool = CACHE, max_seconds: float | None = MAX_SECONDS,
     as_json: bool = JSON,
 ) -> None:
     """Logistic regression on frozen encoder features: the reference a zero-shot model is compared with."""
@@ -181,7 +184,7 @@ def linear_probe(
     rows = read_manifest(manifest, split)
     audio_encoder = load_audio_encoder(encoder)
     with ExitStack() as stack:
-        result = evaluate_linear_probe(rows, _cache(stack, audio_encoder, cache), cv_folds, test_split, seed,
+        result = evaluate_linear_probe(rows, _cache(stack, audio_encoder, cache, max_seconds), cv_folds, test_split, seed,
                                        split_folds, progress=not as_json)
     result["encoder"] = encoder or "default"
     _emit(result, as_json, ["n", "n_classes", "protocol", "accuracy", "std"])
