@@ -27,24 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scratch_home import scratch_home
 
 from auralign.apps.search_index import SearchIndex
-from auralign.paths import auralign_home
 
 SAMPLE_RATE = 16000
 PER_FOLDER = 500
-
-
-def scratch_home(root: Path) -> Path:
-    """An AURALIGN_HOME linking to the real one's backbones and weights, with its own feature cache."""
-    home = root / "home"
-    home.mkdir()
-    real = auralign_home()
-    if real.is_dir():
-        for entry in real.iterdir():
-            if entry.name != "features":
-                (home / entry.name).symlink_to(entry.resolve())
-    return home
 
 
 def clip(seconds: float, seed: int) -> np.ndarray:

@@ -31,8 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import soundfile as sf
-
-from auralign.paths import auralign_home
+from scratch_home import scratch_home
 
 SAMPLE_RATE = 16000
 KINDS = ("search", "classify", "health")
@@ -41,18 +40,6 @@ QUERIES = ["a dog barking", "rain on a roof", "a car horn", "footsteps", "a door
            "a beep", "white noise", "an engine", "a bell rings", "a drum hit", "a siren", "a short click",
            "a clock ticking"]
 LABELS = "a dog barking, rain, a car horn, a bell, a whistle, an engine, speech, music, a siren, silence"
-
-
-def scratch_home(root: Path) -> Path:
-    """An AURALIGN_HOME linking to the real one's backbones and weights, with its own feature cache."""
-    home = root / "home"
-    home.mkdir()
-    real = auralign_home()
-    if real.is_dir():
-        for entry in real.iterdir():
-            if entry.name != "features":
-                (home / entry.name).symlink_to(entry.resolve())
-    return home
 
 
 def clip(seconds: float, seed: int) -> np.ndarray:
