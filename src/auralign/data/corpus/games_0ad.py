@@ -102,13 +102,14 @@ RULES_0AD: tuple[Rule, ...] = (
 )
 
 
-def extract_labelled_audio(zip_path: Path, target: Path, table: RuleTable) -> None:
-    """Copy the `audio/` members that `table` labels out of the zip (once: existing files are kept)."""
+def extract_labelled_audio(zip_path: Path, target: Path, table: RuleTable, prefix: str = "audio/") -> None:
+    """Copy the members under `prefix` that `table` labels (on their path below `prefix`) out of the zip
+    into `target` (once: existing files are kept)."""
     with zipfile.ZipFile(zip_path) as archive:
         for member in archive.infolist():
-            if not member.filename.startswith("audio/") or member.is_dir():
+            if not member.filename.startswith(prefix) or member.is_dir():
                 continue
-            relative = member.filename.removeprefix("audio/")
+            relative = member.filename.removeprefix(prefix)
             out = target / relative
             if out.is_file() or table.label(relative) is None:
                 continue

@@ -19,13 +19,13 @@ evaluation data from recordings and recordists the training sources never contai
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from auralign.data.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
-from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.data.corpus.games_0ad import extract_labelled_audio
+from auralign.data.corpus.sources import DebianPackage, SourceClip
 from auralign.data.corpus.speech import LANGUAGES
 
 # --- Scratch 1.4 ----------------------------------------------------------------------------------
@@ -306,23 +306,12 @@ def file_license(stanzas: list[Stanza], path: str) -> str | None:
     return found
 
 
-def extract_ufoai_audio(pk3: Path, target: Path, table: RuleTable) -> None:
-    """Copy the `sound/` members that `table` labels out of the pk3 (once: existing files are kept)."""
-    with zipfile.ZipFile(pk3) as archive:
-        for member in archive.infolist():
-            relative = member.filename.removeprefix("sound/")
-            if member.is_dir() or relative == member.filename or table.label(relative) is None:
-                continue
-            if not (target / relative).is_file():
-                write_extracted(target / relative, archive.read(member))
-
-
 def ufoai_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
     """UFO:AI's labelled sounds with each file's licence from the copyright file."""
     table = RuleTable(RULES_UFOAI)
     for package in packages:
         folder = package.root / UFOAI_EXTRACTED
-        extract_ufoai_audio(package.root / UFOAI_PK3, folder, table)
+        extract_labelled_audio(package.root / UFOAI_PK3, folder, table, prefix="sound/")  # a pk3 is a zip
         stanzas = copyright_stanzas(package.root / "usr/share/doc" / package.name / "copyright")
         for path in audio_files(folder):
             relative = path.relative_to(folder).as_posix()
