@@ -107,11 +107,8 @@ class WeightedDraws(Dataset):
     def __getitem__(self, index: int) -> Any:
         return self.base[self.drawn_index(index)]
 
-    def __getattr__(self, name: str) -> Any:
-        # rows, all_texts, failures, ... of the wrapped dataset
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
+    def all_texts(self) -> list[str]:
+        return self.base.all_texts()
 
 
 def epoch_shares(rows: Sequence[ManifestRow], weights: np.ndarray) -> dict[str, float]:
