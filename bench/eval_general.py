@@ -4,8 +4,8 @@ For each requested split of a corpus manifest: zero-shot top-1/top-5 over the sp
 vocabulary; the same restricted to real instrument and drum recordings with only their labels as
 candidates ("name the instrument"); and multi-label mAP on the split's mixtures. Every accuracy
 comes with n, the number of classes and chance level. With `--teacher-weights`, each number is also
-given for CLAP's cosine fused with the aiSFX teacher's ConSE prior at each weight
-(`auralign.evaluation.teacher_prior`). Choose anything (templates, teacher weight, checkpoint) on
+given for the model with the aiSFX teacher's ConSE prior attached at each weight
+(`auralign.evaluation.teacher_prior.attach_prior`, what `models export --teacher-prior` ships). Choose anything (templates, teacher weight, checkpoint) on
 `lso_dev` / `val`; run `lso_test` / `test` once.
 
     python bench/eval_general.py --manifest runs/corpus-general/manifest.jsonl \
@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.sampling import cap_clips_per_label
-from auralign.evaluation.embedding import embed_clips, per_clip_mean
+from auralign.evaluation.embedding import embed_clips
 from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, class_embeddings
 from auralign.models.factory import load_model
@@ -42,29 +41,21 @@ def is_real_instrument(row: ManifestRow) -> bool:
 
 
 def make_scorer(model: Any, cache: FeatureCache, templates: Sequence[str], weights: Sequence[float]) -> Scorer:
-    """rows, class names -> ({teacher weight: (n_ok, C) scores}, index of the rows that loaded)."""
-    prior = None
-    if any(w > 0 for w in weights):
-        from auralign.backbones.aisfx_heads import AisfxHeads
-        from auralign.evaluation.teacher_prior import DEFAULT_HEADS, TeacherPrior, load_named_outputs
+    """rows, class names -> ({teacher weight: (n_ok, C) scores}, index of the rows that loaded). A weight
+    above 0 scores the model with the teacher prior attached at that weight, as `models export
+    --teacher-prior` would ship it."""
+    from auralign.evaluation.teacher_prior import attach_prior
 
-        heads = AisfxHeads.from_pretrained()
-        prior = TeacherPrior.build(model, load_named_outputs(DEFAULT_HEADS))
-        sizes = [heads.heads[name][-1].out_features for name in DEFAULT_HEADS]
+    models = {w: attach_prior(model, w) if w > 0 else model for w in weights}
 
     def score(rows: Sequence[ManifestRow], class_names: Sequence[str]) -> tuple[dict[float, np.ndarray], list[int]]:
         paths = [row.audio for row in rows]
-        clips = embed_clips(model, cache, paths, progress=False)
-        classes = class_embeddings(model, class_names, templates)
-        cosine = clips.vectors @ classes.T
-        out = {0.0: cosine}
-        if prior is not None:
-            probs = per_clip_mean(lambda t, m: torch.cat(list(heads.from_tokens(t, m, DEFAULT_HEADS).values()), -1),
-                                  cache, paths, progress=False)
-            split = dict(zip(DEFAULT_HEADS, torch.from_numpy(probs.vectors).split(sizes, dim=-1), strict=True))
-            prior_scores = prior.scores(split, torch.from_numpy(classes)).numpy()
-            out.update({w: (1 - w) * cosine + w * prior_scores for w in weights if w > 0})
-        return out, clips.index
+        classes = class_embeddings(model, class_names, templates)  # the prior leaves the text side as it is
+        out, index = {}, []
+        for weight, scored in models.items():
+            clips = embed_clips(scored, cache, paths, progress=False)
+            out[weight], index = clips.vectors @ classes.T, clips.index
+        return out, index
 
     return score
 
