@@ -1,6 +1,6 @@
 """A private AURALIGN_HOME for benchmarks that run `auralign` commands: it links to the real home's
-backbones and weights but keeps its own feature cache, so a benchmark starts cold and never fills
-the user's cache."""
+backbones and weights but keeps its own feature and text-embedding caches, so a benchmark starts cold
+and never fills the user's caches."""
 
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ def scratch_home(root: Path) -> Path:
     real = auralign_home()
     if real.is_dir():
         for entry in real.iterdir():
-            if entry.name != "features":
+            if entry.name not in ("features", "text-embeddings"):
                 (home / entry.name).symlink_to(entry.resolve())
     return home

@@ -36,3 +36,13 @@ def shared_data_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return candidates[0]
+
+
+def text_embeddings_dir() -> Path:
+    """Label / prompt embedding matrices, one file per (model weights, labels, templates)."""
+    return auralign_home() / "text-embeddings"
+
+
+def compiled_dir() -> Path:
+    """Compiled or exported audio-encoder graphs (ONNX), one per encoder fingerprint and precision."""
+    return auralign_home() / "compiled"

@@ -21,6 +21,7 @@ from auralign.data.manifest import ManifestRow, label_vocabulary
 from auralign.errors import AuralignError
 from auralign.evaluation.embedding import ClipEmbeddings, embed_clips, embed_texts, per_clip_mean
 from auralign.evaluation.metrics import evaluate_multi_label, evaluate_single_label, retrieval_metrics
+from auralign.evaluation.text_cache import cached_text_matrix
 from auralign.models.base import AudioTextEmbedder, CandidateScorer
 
 DEFAULT_TEMPLATES = ("This is a sound of {label}.",)
@@ -35,12 +36,19 @@ ENSEMBLE_TEMPLATES = (
 
 def class_embeddings(model: AudioTextEmbedder, class_names: Sequence[str],
                      templates: Sequence[str] = DEFAULT_TEMPLATES) -> np.ndarray:
-    """(C, E) text embeddings of the classes, averaged over templates and re-normalised."""
+    """(C, E) text embeddings of the classes, averaged over templates and re-normalised.
+
+    Computed once per (model weights, class names, templates), then read from memory or disk
+    (`auralign.evaluation.text_cache`); the returned matrix is read-only."""
     if not templates or any("{label}" not in t for t in templates):
         raise AuralignError("every prompt template must contain '{label}'")
     texts = [t.format(label=name) for name in class_names for t in templates]
-    vectors = embed_texts(model, texts).reshape(len(class_names), len(templates), -1).mean(axis=1)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+    def compute() -> np.ndarray:
+        vectors = embed_texts(model, texts).reshape(len(class_names), len(templates), -1).mean(axis=1)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+    return cached_text_matrix(model, f"classes x{len(templates)}", texts, compute)
 
 
 def clip_scores(model: Any, cache: FeatureCache, paths: Sequence[str | Path], class_names: Sequence[str],
