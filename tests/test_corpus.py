@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus import build as build_module
-from auralign.data.corpus.build import Converter, segment_bounds, trim_trailing_silence
-from auralign.data.corpus.captions import clean_description, clip_captions, describe_labels
-from auralign.data.corpus.drums import drum_label, hydrogen_clips
-from auralign.data.corpus.games import wesnoth_label
-from auralign.data.corpus.labels import audioset_name, normalise_label
-from auralign.data.corpus.mixtures import MixtureConfig, make_mixtures, mixture_folder
-from auralign.data.corpus.render import Note, note_name, write_midi
-from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package, read_license
-from auralign.data.corpus.speech import asterisk_label
-from auralign.data.corpus.splits import SplitConfig, assign_splits, check_splits, drop_duplicate_recordings
-from auralign.data.corpus.text_corpus import build_text_corpus
+from auralign.corpus import build as build_module
+from auralign.corpus.build import Converter, segment_bounds, trim_trailing_silence
+from auralign.corpus.captions import clean_description, clip_captions, describe_labels
+from auralign.corpus.drums import drum_label, hydrogen_clips
+from auralign.corpus.games import wesnoth_label
+from auralign.corpus.labels import audioset_name, normalise_label
+from auralign.corpus.mixtures import MixtureConfig, make_mixtures, mixture_folder
+from auralign.corpus.render import Note, note_name, write_midi
+from auralign.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package, read_license
+from auralign.corpus.speech import asterisk_label
+from auralign.corpus.splits import SplitConfig, assign_splits, check_splits, drop_duplicate_recordings
+from auralign.corpus.text_corpus import build_text_corpus
 from auralign.data.manifest import ManifestRow, read_manifest
 from auralign.errors import AudioLoadError
 
@@ -335,7 +335,7 @@ def test_build_corpus_end_to_end_on_a_fixture_source(tmp_path, monkeypatch):
 
 
 def test_restrict_training_labels_nests_and_keeps_test_splits():
-    from auralign.data.corpus.splits import restrict_training_labels
+    from auralign.corpus.splits import restrict_training_labels
 
     rows = _rows()
     assign_splits(rows, SplitConfig(seed=1, unseen_fraction=0.25))
@@ -354,7 +354,7 @@ AUDIOSET_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels
 def test_every_audioset_synonym_is_a_real_display_name():
     import csv
 
-    from auralign.data.corpus.labels import AUDIOSET_SYNONYMS
+    from auralign.corpus.labels import AUDIOSET_SYNONYMS
 
     with open(AUDIOSET_CSV, newline="") as handle:
         names = {row["display_name"] for row in csv.DictReader(handle)}

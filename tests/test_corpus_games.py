@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus.build import CORPUS_RATE, Converter
-from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, RuleTable, variant_group
-from auralign.data.corpus.games import game_effect_clips
-from auralign.data.corpus.games_0ad import EXTRACTED, PUBLIC_ZIP, RULES_0AD
-from auralign.data.corpus.labels import audioset_name
-from auralign.data.corpus.sources import DebianPackage
+from auralign.corpus.build import CORPUS_RATE, Converter
+from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable, variant_group
+from auralign.corpus.games import game_effect_clips
+from auralign.corpus.games_0ad import EXTRACTED, PUBLIC_ZIP, RULES_0AD
+from auralign.corpus.labels import audioset_name
+from auralign.corpus.sources import DebianPackage
 from test_corpus import AUDIOSET_CSV
 
 

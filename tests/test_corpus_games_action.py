@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
-from auralign.data.corpus.game_rules_action import (
+from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
+from auralign.corpus.game_rules_action import (
     ACTION_PACKAGE_SOUNDS,
     OPENTTD_CAT,
     RULES_OPENTTD,
@@ -21,7 +21,7 @@ from auralign.data.corpus.game_rules_action import (
     openttd_folder,
     read_cat,
 )
-from auralign.data.corpus.sources import DebianPackage
+from auralign.corpus.sources import DebianPackage
 from auralign.errors import AuralignError
 
 

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
-from auralign.data.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS
-from auralign.data.corpus.game_rules_strategy import (
+from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
+from auralign.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS
+from auralign.corpus.game_rules_strategy import (
     OPENCLONK_SOUND_GROUP,
     STRATEGY_PACKAGE_SOUNDS,
     WARZONE2100_ZIP,
     c4group_members,
     strategy_game_clips,
 )
-from auralign.data.corpus.labels import normalise_label
-from auralign.data.corpus.sources import DebianPackage
+from auralign.corpus.labels import normalise_label
+from auralign.corpus.sources import DebianPackage
 from auralign.errors import AuralignError
 
 KINDS = {"effect", "ambience", "vocal", "music", "speech", "instrument", "drum"}

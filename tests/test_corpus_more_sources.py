@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from auralign.data.corpus import sources
-from auralign.data.corpus.build import DEFAULT_SOURCES, SOURCES
-from auralign.data.corpus.game_rules import RuleTable
-from auralign.data.corpus.more_sources import (
+from auralign.corpus import sources
+from auralign.corpus.build import DEFAULT_SOURCES, SOURCES
+from auralign.corpus.game_rules import RuleTable
+from auralign.corpus.more_sources import (
     FESTVOX_RU_VOICE,
     GAME_SOUNDS,
     GRANDORGUE_PACKAGES,
@@ -27,7 +27,7 @@ from auralign.data.corpus.more_sources import (
     grandorgue_clips,
     ktuberling_clips,
 )
-from auralign.data.corpus.registry_sounds import (
+from auralign.corpus.registry_sounds import (
     FOXDOT_BUFFERS,
     FOXDOT_SOUNDS,
     SALAMANDER_AUDIO,
@@ -36,7 +36,7 @@ from auralign.data.corpus.registry_sounds import (
     salamander_clips,
     salamander_pitch,
 )
-from auralign.data.corpus.sources import DebianPackage, fetch_package, package_folder
+from auralign.corpus.sources import DebianPackage, fetch_package, package_folder
 
 NEW_SOURCES = ("lugaru", "torcs", "etw", "grandorgue", "ktuberling", "festvox-ru", "foxdot", "salamander-piano")
 

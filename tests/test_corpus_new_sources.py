@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus.build import DEFAULT_SOURCES, SOURCES
-from auralign.data.corpus.game_rules import RuleTable
-from auralign.data.corpus.heldout_sources import (
+from auralign.corpus.build import DEFAULT_SOURCES, SOURCES
+from auralign.corpus.game_rules import RuleTable
+from auralign.corpus.heldout_sources import (
     RULES_SCRATCH,
     RULES_UFOAI,
     SCRATCH_SOUNDS,
@@ -24,8 +24,8 @@ from auralign.data.corpus.heldout_sources import (
     tuxpaint_stamp_clips,
     ufoai_clips,
 )
-from auralign.data.corpus.sources import DebianPackage
-from auralign.data.corpus.splits import HELDOUT_SPLITS, SplitConfig, assign_splits, check_splits
+from auralign.corpus.sources import DebianPackage
+from auralign.corpus.splits import HELDOUT_SPLITS, SplitConfig, assign_splits, check_splits
 from auralign.data.manifest import ManifestRow
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from auralign.data.corpus import render
-from auralign.data.corpus.build import SOURCES
-from auralign.data.corpus.captions import clip_captions, phrase_caption
-from auralign.data.corpus.phrases import (
+from auralign.corpus import render
+from auralign.corpus.build import SOURCES
+from auralign.corpus.captions import clip_captions, phrase_caption
+from auralign.corpus.phrases import (
     DRUM_KINDS,
     MAX_SECONDS,
     MIN_SECONDS,
@@ -24,7 +24,7 @@ from auralign.data.corpus.phrases import (
     octave_window,
     phrase_octaves,
 )
-from auralign.data.corpus.render import (
+from auralign.corpus.render import (
     AVL_KEYS,
     GM_PROGRAMS,
     SOUNDFONTS,
@@ -35,7 +35,7 @@ from auralign.data.corpus.render import (
     render_phrases,
     write_midi,
 )
-from auralign.data.corpus.sources import DebianPackage
+from auralign.corpus.sources import DebianPackage
 
 
 def _phrases(program: int, seed: int = 0, count: int = 8):

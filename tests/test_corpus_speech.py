@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.data.corpus.sources import DebianPackage
-from auralign.data.corpus.speech import (
+from auralign.corpus.sources import DebianPackage
+from auralign.corpus.speech import (
     ENGLISH_VOICE,
     asterisk_clips,
     asterisk_label,

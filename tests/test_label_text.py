@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auralign.data.corpus.captions import clip_captions
+from auralign.corpus.captions import clip_captions
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.label_text import (
     display_synonyms,

@@ -20,9 +20,9 @@ def build_corpus(
     train_mixtures: int = typer.Option(2000, help="Mixtures drawn from train clips (val/test/unseen: 200 each)."),
 ) -> None:
     """Fetch, convert, label, caption, split and mix the corpus; print its statistics."""
-    from auralign.data.corpus.build import build_corpus as build
-    from auralign.data.corpus.build import format_stats
-    from auralign.data.corpus.mixtures import MixtureConfig
+    from auralign.corpus.build import build_corpus as build
+    from auralign.corpus.build import format_stats
+    from auralign.corpus.mixtures import MixtureConfig
 
     evaluation = max(1, train_mixtures // 10)
     mixtures = MixtureConfig(seed=seed, counts=(("train", train_mixtures), ("val", evaluation),

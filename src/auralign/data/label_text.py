@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from auralign.data.corpus.captions import dynamic_word, template_captions
-from auralign.data.corpus.labels import audioset_name
-from auralign.data.corpus.speech import LANGUAGES
+from auralign.corpus.captions import dynamic_word, template_captions
+from auralign.corpus.labels import audioset_name
+from auralign.corpus.speech import LANGUAGES
 from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import label_caption
 from auralign.paths import shared_data_dir

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from auralign.data.corpus.drums import drum_label
-from auralign.data.corpus.phrases import (
+from auralign.corpus.drums import drum_label
+from auralign.corpus.phrases import (
     PHRASE_PROGRAMS,
     Phrase,
     TimedNote,
@@ -37,7 +37,7 @@ from auralign.data.corpus.phrases import (
     melodic_phrases,
     phrase_label,
 )
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.sources import DebianPackage, SourceClip
 from auralign.errors import AuralignError
 
 RENDER_RATE = 44100

@@ -22,35 +22,35 @@ import numpy as np
 import soundfile as sf
 
 from auralign.audio.io import load_audio
-from auralign.data.corpus import captions as caption_lib
-from auralign.data.corpus.drums import hydrogen_clips
-from auralign.data.corpus.games import game_effect_clips, wesnoth_clips
-from auralign.data.corpus.heldout_sources import (
+from auralign.corpus import captions as caption_lib
+from auralign.corpus.drums import hydrogen_clips
+from auralign.corpus.games import game_effect_clips, wesnoth_clips
+from auralign.corpus.heldout_sources import (
     scratch_clips,
     tuxpaint_description_clips,
     tuxpaint_stamp_clips,
     ufoai_clips,
 )
-from auralign.data.corpus.labels import audioset_name
-from auralign.data.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
-from auralign.data.corpus.more_sources import (
+from auralign.corpus.labels import audioset_name
+from auralign.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
+from auralign.corpus.more_sources import (
     festvox_ru_clips,
     game_sound_clips,
     grandorgue_clips,
     ktuberling_clips,
 )
-from auralign.data.corpus.registry_sounds import foxdot_clips, salamander_clips
-from auralign.data.corpus.render import SOUNDFONTS, SoundFont, render_avl_drums, render_soundfont
-from auralign.data.corpus.samples import lmms_clips, sonic_pi_clips
-from auralign.data.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
-from auralign.data.corpus.speech import (
+from auralign.corpus.registry_sounds import foxdot_clips, salamander_clips
+from auralign.corpus.render import SOUNDFONTS, SoundFont, render_avl_drums, render_soundfont
+from auralign.corpus.samples import lmms_clips, sonic_pi_clips
+from auralign.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
+from auralign.corpus.speech import (
     asterisk_clips,
     fillets_clips,
     fsdd_clips,
     gcompris_clips,
     klettres_clips,
 )
-from auralign.data.corpus.splits import (
+from auralign.corpus.splits import (
     ALL_SPLITS,
     SPLITS,
     SplitConfig,
@@ -58,7 +58,7 @@ from auralign.data.corpus.splits import (
     check_splits,
     drop_duplicate_recordings,
 )
-from auralign.data.corpus.text_corpus import build_text_corpus
+from auralign.corpus.text_corpus import build_text_corpus
 from auralign.data.manifest import ManifestRow, write_manifest
 from auralign.errors import AudioLoadError, AuralignError
 from auralign.paths import auralign_home, shared_data_dir

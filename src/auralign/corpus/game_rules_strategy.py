@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
-from auralign.data.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
-from auralign.data.corpus.games_0ad import EXTRACTED, extract_labelled_audio
-from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
+from auralign.corpus.games_0ad import EXTRACTED, extract_labelled_audio
+from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.errors import AuralignError
 
 # Warzone 2100: `audio/` of base.wz. The "pcv" lines are the "female computer voice" (Warzone 2100

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.data.corpus.game_rules import audio_files
-from auralign.data.corpus.render import NOTE_NAMES, note_name
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.game_rules import audio_files
+from auralign.corpus.render import NOTE_NAMES, note_name
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 # --- FoxDot ---------------------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
-from auralign.data.corpus.drums import drum_label
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.drums import drum_label
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 SONIC_PI_DIR = "usr/share/sonic-pi/samples"
 LMMS_DIR = "usr/share/lmms/samples"

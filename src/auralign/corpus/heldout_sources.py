@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from auralign.data.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
-from auralign.data.corpus.games_0ad import extract_labelled_audio
-from auralign.data.corpus.sources import DebianPackage, SourceClip
-from auralign.data.corpus.speech import LANGUAGES
+from auralign.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
+from auralign.corpus.games_0ad import extract_labelled_audio
+from auralign.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.speech import LANGUAGES
 
 # --- Scratch 1.4 ----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.data.fsdd import fsdd_rows
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 Rule = tuple[str, str | None, str]
 

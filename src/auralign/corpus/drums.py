@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 # Ordered: the first pattern found in the lower-cased name wins.
 DRUM_RULES: tuple[tuple[str, str], ...] = (

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auralign.audio.io import AUDIO_EXTENSIONS
-from auralign.data.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
-from auralign.data.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS, OPENTTD_PACKAGE, action_game_clips
-from auralign.data.corpus.game_rules_strategy import STRATEGY_PACKAGE_SOUNDS, strategy_game_clips
-from auralign.data.corpus.games_0ad import zero_ad_clips
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
+from auralign.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS, OPENTTD_PACKAGE, action_game_clips
+from auralign.corpus.game_rules_strategy import STRATEGY_PACKAGE_SOUNDS, strategy_game_clips
+from auralign.corpus.games_0ad import zero_ad_clips
+from auralign.corpus.sources import DebianPackage, SourceClip
 from auralign.errors import AuralignError
 
 WESNOTH_SOUNDS = "usr/share/games/wesnoth/1.16/data/core/sounds"

@@ -25,10 +25,10 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.data.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
-from auralign.data.corpus.heldout_sources import DESCRIPTION_LANGUAGES
-from auralign.data.corpus.render import note_name
-from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
+from auralign.corpus.heldout_sources import DESCRIPTION_LANGUAGES
+from auralign.corpus.render import note_name
+from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
 
 # --- Game sound effects ---------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.data.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
-from auralign.data.corpus.sources import DebianPackage, SourceClip
+from auralign.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 PUBLIC_ZIP = "usr/share/games/0ad/mods/public/public.zip"
 EXTRACTED = "audio-extracted"

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from auralign.data.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
-from auralign.data.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.corpus.game_rules import GameSounds, Rule, RuleTable, rule_clips
+from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
 from auralign.errors import AuralignError
 from auralign.paths import auralign_home
 
