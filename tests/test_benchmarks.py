@@ -21,6 +21,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from auralign.backbones.aisfx import AisfxEncoder
+from auralign.backbones.base import Decoding
 from auralign.cli.bench_cmd import bench_eval
 from auralign.data.feature_cache import FeatureCache
 from auralign.errors import AuralignError
@@ -331,7 +332,7 @@ class RuleGenerator(nn.Module):
         self.audio_encoder = audio_encoder
 
     def generate(self, tokens: torch.Tensor, mask: torch.Tensor, instruction: str | None = None,
-                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                 decoding: Decoding | None = None) -> list[str]:
         if instruction is None:
             return ["a dog barks"] * len(tokens)
         return ["yes" if instruction.startswith("Is") else "dog"] * len(tokens)

@@ -19,6 +19,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from auralign.backbones.aisfx import AisfxEncoder
+from auralign.backbones.base import Decoding
 from auralign.cli.main import app
 from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, write_manifest
@@ -61,7 +62,7 @@ class TokenCountCaptioner(nn.Module):
         self.instructions: list[str | None] = []
 
     def generate(self, tokens: torch.Tensor, mask: torch.Tensor, instruction: str | None = None,
-                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                 decoding: Decoding | None = None) -> list[str]:
         counts = mask.sum(1).tolist()
         self.token_counts.extend(counts)
         self.instructions.extend([instruction] * len(counts))

@@ -4,6 +4,7 @@ real SmolLM2 (marked backbones)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from auralign.backbones.base import GREEDY, Decoding
 from auralign.backbones.language_model import IGNORE_INDEX, HFLanguageModel
 from auralign.errors import AuralignError
 
@@ -171,15 +173,15 @@ def test_generate_greedy_is_unaffected_by_left_padding(model_name: str, request:
     chat = model_name == "llama"
     prefix = torch.randn(2, 2, 32)
     prompts = ["a dog", "What sound is this? the answer is a car engine"]
-    together = lm.generate(prefix, prompts, max_new_tokens=6, chat_template=chat)
-    alone = lm.generate(prefix[:1], prompts[:1], max_new_tokens=6, chat_template=chat)
+    together = lm.generate(prefix, prompts, Decoding(max_new_tokens=6), chat_template=chat)
+    alone = lm.generate(prefix[:1], prompts[:1], Decoding(max_new_tokens=6), chat_template=chat)
     assert len(together) == 2 and all(isinstance(text, str) for text in together)
     assert together[0] == alone[0]
-    assert lm.generate(None, prompts, max_new_tokens=3, chat_template=chat)
+    assert lm.generate(None, prompts, Decoding(max_new_tokens=3), chat_template=chat)
 
 
 def test_generate_with_beams_returns_strings(llama: HFLanguageModel) -> None:
-    texts = llama.generate(torch.randn(2, 2, 32), ["a dog", "Name a bird."], max_new_tokens=5, num_beams=3)
+    texts = llama.generate(torch.randn(2, 2, 32), ["a dog", "Name a bird."], Decoding(max_new_tokens=5, num_beams=3))
     assert len(texts) == 2 and all(isinstance(text, str) for text in texts)
 
 
@@ -237,7 +239,7 @@ def smollm() -> HFLanguageModel:
 @pytest.mark.backbones
 def test_smollm_answers_a_chat_prompt(smollm: HFLanguageModel) -> None:
     assert smollm.hidden_size == 576
-    answer = smollm.generate(None, ["What is the capital of France?"], max_new_tokens=8)[0]
+    answer = smollm.generate(None, ["What is the capital of France?"], replace(GREEDY, max_new_tokens=8))[0]
     assert "Paris" in answer
 
 
@@ -245,7 +247,7 @@ def test_smollm_answers_a_chat_prompt(smollm: HFLanguageModel) -> None:
 def test_smollm_answers_after_a_soft_prompt_and_ranks_candidates(smollm: HFLanguageModel) -> None:
     torch.manual_seed(0)
     prefix = torch.randn(1, 4, smollm.hidden_size) * smollm.embed(torch.arange(100)).std()
-    answer = smollm.generate(prefix, ["What is the capital of France?"], max_new_tokens=6)[0]
+    answer = smollm.generate(prefix, ["What is the capital of France?"], Decoding(max_new_tokens=6))[0]
     assert isinstance(answer, str) and answer
     scores = smollm.score_candidates(prefix, "What is the capital of France? Answer in one word.",
                                      ["Paris", "Banana", "Keyboard"])

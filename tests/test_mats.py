@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from auralign.backbones.base import GREEDY, Decoding
 from auralign.data.manifest import ManifestRow
 from auralign.errors import AuralignError
 from auralign.models.clap import ClapConfig, ClapModel
@@ -115,7 +117,7 @@ def test_generation_passes_the_audio_embedding_through_santa(model: MatsModel, m
     seen = []
     original = model.santa.forward
     monkeypatch.setattr(model.santa, "forward", lambda z: seen.append(z) or original(z))
-    texts = model.generate(tokens, mask, "What sound is this?", max_new_tokens=3)
+    texts = model.generate(tokens, mask, "What sound is this?", Decoding(max_new_tokens=3))
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     torch.testing.assert_close(seen[0], model.embed_audio_tokens(tokens, mask))
     model.config.santa.balance = 0.0
@@ -128,7 +130,8 @@ def test_candidate_scores_are_cosines_of_the_generated_answer(model: MatsModel) 
     tokens, mask = audio_tokens(model, 3)
     candidates = ["dog", "cat", "rain", "car engine"]
     scores = model.score_candidates(tokens, mask, candidates)
-    answers = model.generate(tokens, mask, model.config.classify_instruction, model.config.answer_tokens)
+    answers = model.generate(tokens, mask, model.config.classify_instruction,
+                             replace(GREEDY, max_new_tokens=model.config.answer_tokens))
     expected = model.match_vectors(answers) @ model.match_vectors(candidates).T
     assert scores.shape == (3, 4)
     torch.testing.assert_close(scores, expected)
@@ -150,7 +153,8 @@ def test_checkpoint_holds_mapper_lora_and_memory_and_reloads_by_path(model: Mats
     model.eval()
     model.load_trainable(load_file(str(folder / "model.safetensors")))  # same fp16-rounded weights
     tokens, mask = audio_tokens(model)
-    assert reloaded.generate(tokens, mask, max_new_tokens=4) == model.generate(tokens, mask, max_new_tokens=4)
+    assert reloaded.generate(tokens, mask, decoding=Decoding(max_new_tokens=4)) == model.generate(
+        tokens, mask, decoding=Decoding(max_new_tokens=4))
 
 
 def test_row_builders(tmp_path: Path) -> None:

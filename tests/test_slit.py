@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
+from auralign.backbones.base import Decoding
 from auralign.backbones.factory import (
     clear_backbone_cache,
     load_audio_encoder,
@@ -230,10 +231,10 @@ def test_stage1_model_ranks_by_similarity_and_cannot_generate(backbones: dict[st
 def test_generate_greedy_and_beam(backbones: dict[str, Path]) -> None:
     model = tiny_model(backbones, stage=3).eval()
     tokens, mask = token_batch()
-    greedy = model.generate(tokens, mask, max_new_tokens=4)
-    beams = model.generate(tokens, mask, instruction="Name a bird.", max_new_tokens=4, num_beams=2)
+    greedy = model.generate(tokens, mask, decoding=Decoding(max_new_tokens=4))
+    beams = model.generate(tokens, mask, instruction="Name a bird.", decoding=Decoding(max_new_tokens=4, num_beams=2))
     assert len(greedy) == 4 and len(beams) == 4 and all(isinstance(t, str) for t in greedy + beams)
-    assert model.generate(tokens[:1], mask[:1], max_new_tokens=4) == greedy[:1]
+    assert model.generate(tokens[:1], mask[:1], decoding=Decoding(max_new_tokens=4)) == greedy[:1]
 
 
 # -- checkpoints -----------------------------------------------------------------------------
@@ -330,4 +331,4 @@ def test_the_shipped_slit_loads_by_name_ranks_and_generates() -> None:
     tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
     scores = shipped.score_candidates(tokens, mask, ["dog bark", "piano", "rain"])
     assert scores.shape == (1, 3) and torch.isfinite(scores).all()
-    assert isinstance(shipped.generate(tokens, mask, max_new_tokens=4)[0], str)
+    assert isinstance(shipped.generate(tokens, mask, decoding=Decoding(max_new_tokens=4))[0], str)

@@ -24,7 +24,7 @@ from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model,
 from torch import Tensor
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from auralign.backbones.base import LanguageModel, LMInputs
+from auralign.backbones.base import Decoding, LanguageModel, LMInputs
 from auralign.errors import AuralignError
 
 IGNORE_INDEX = -100
@@ -159,21 +159,29 @@ class HFLanguageModel(LanguageModel):
         self,
         prefix_embeds: Tensor | None,
         prompts: list[str],
-        max_new_tokens: int = 32,
-        num_beams: int = 1,
+        decoding: Decoding | None = None,
         chat_template: bool = True,
     ) -> list[str]:
-        """Greedy or beam-search decoding from embeddings with the model's KV cache (HF `generate`)."""
+        """Decoding from embeddings with the model's KV cache (HF `generate`); see `Decoding`."""
+        decoding = decoding or Decoding()
         inputs = self._pad(self._rows(prefix_embeds, prompts, None, chat_template), side="left")
-        new_tokens = self.model.generate(
-            inputs_embeds=inputs.inputs_embeds,
-            attention_mask=inputs.attention_mask,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            do_sample=False,
-            pad_token_id=self.pad_token_id,
-            eos_token_id=self.eos_token_id,
-        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(decoding.seed)
+            new_tokens = self.model.generate(
+                inputs_embeds=inputs.inputs_embeds,
+                attention_mask=inputs.attention_mask,
+                max_new_tokens=decoding.max_new_tokens,
+                min_new_tokens=decoding.min_new_tokens,
+                num_beams=decoding.num_beams,
+                no_repeat_ngram_size=decoding.no_repeat_ngram_size,
+                repetition_penalty=decoding.repetition_penalty,
+                do_sample=decoding.do_sample,
+                temperature=decoding.temperature if decoding.do_sample else None,
+                top_p=decoding.top_p if decoding.do_sample else None,
+                top_k=None,
+                pad_token_id=self.pad_token_id,
+                eos_token_id=self.eos_token_id,
+            )
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in texts]
 

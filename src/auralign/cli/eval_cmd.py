@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from auralign.cli import decoding as opts
 from auralign.cli.common import FORCE, MAX_SECONDS, check_output, print_json, stdout, user_errors
 from auralign.data.manifest import read_manifest
 
@@ -89,8 +90,6 @@ def retrieval(manifest: Path = MANIFEST, model: str = MODEL, split: str | None =
 
 
 CAPTION_KEYS = ["n", "BLEU_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE", "SPIDEr"]
-BEAMS = typer.Option(1, help="Beam width (1 = greedy).")
-MAX_TOKENS = typer.Option(30, help="Longest generated text, in tokens.")
 
 
 def _emit(result: dict[str, Any], as_json: bool, summary_keys: list[str]) -> None:
@@ -125,39 +124,50 @@ def caption_scores(
 
 @app.command("caption")
 @user_errors
-def caption(manifest: Path = MANIFEST, model: str = typer.Option("slit", help="A generative model (slit, mats, path)."),
+def caption(manifest: Path = MANIFEST, model: str | None = typer.Option(
+                None, help="A captioner (default mats-caption; with --retrieve an embedding model, default general)."),
+            retrieve: bool = typer.Option(False, "--retrieve", help="Score the retrieval floor of `model`."),
             split: str | None = SPLIT, instruction: str | None = typer.Option(
                 None, help="Prompt for the model (default: its own captioning prompt)."),
-            num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
-            max_seconds: float | None = MAX_SECONDS,
-            as_json: bool = JSON) -> None:
+            num_beams: int = opts.NUM_BEAMS, max_new_tokens: int = opts.MAX_NEW_TOKENS,
+            min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
+            repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
+            temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
+            cache: bool = CACHE, max_seconds: float | None = MAX_SECONDS, as_json: bool = JSON) -> None:
     """Caption each clip (its first window) and score against the manifest's captions."""
     from auralign.evaluation.captioning import evaluate_captioning
-    from auralign.models.factory import load_model
+    from auralign.models.factory import load_captioner
 
+    decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
+                             sample, temperature, top_p, seed)
     rows = read_manifest(manifest, split)
-    loaded = load_model(model)
+    loaded = load_captioner(model, retrieve)
     with ExitStack() as stack:
         result = evaluate_captioning(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), instruction,
-                                     num_beams, max_new_tokens, progress=not as_json)
+                                     decoding, progress=not as_json)
     result["model"] = model
     _emit(result, as_json, CAPTION_KEYS)
 
 
 @app.command("qa")
 @user_errors
-def qa(manifest: Path = MANIFEST, model: str = typer.Option("mats", help="A generative model (slit, mats, path)."),
-       split: str | None = SPLIT, num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, cache: bool = CACHE,
-       max_seconds: float | None = MAX_SECONDS,
-       as_json: bool = JSON) -> None:
+def qa(manifest: Path = MANIFEST, model: str | None = typer.Option(None, help="A generative model "
+                                                                   "(default mats-caption; slit, path)."),
+       split: str | None = SPLIT, num_beams: int = opts.NUM_BEAMS, max_new_tokens: int = opts.MAX_NEW_TOKENS,
+       min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
+       repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
+       temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
+       cache: bool = CACHE, max_seconds: float | None = MAX_SECONDS, as_json: bool = JSON) -> None:
     """Answer each row's `question` about its clip; accuracy against `answer`, yes/no accuracy, text matching."""
     from auralign.evaluation.captioning import evaluate_qa
-    from auralign.models.factory import load_model
+    from auralign.models.factory import load_captioner
 
+    decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
+                             sample, temperature, top_p, seed)
     rows = read_manifest(manifest, split)
-    loaded = load_model(model)
+    loaded = load_captioner(model)
     with ExitStack() as stack:
-        result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), num_beams, max_new_tokens,
+        result = evaluate_qa(loaded, rows, _cache(stack, loaded.audio_encoder, cache, max_seconds), decoding,
                              progress=not as_json)
     result["model"] = model
     _emit(result, as_json, ["n", "accuracy", "binary_accuracy", "balanced_binary_accuracy",

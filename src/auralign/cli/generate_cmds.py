@@ -1,4 +1,5 @@
-"""`auralign caption` and `auralign ask`: text about audio from a generative model (SLIT, MATS)."""
+"""`auralign caption` and `auralign ask`: text about audio from a generative model (MATS, SLIT), or the
+retrieval floor (`caption --retrieve`). The model loads once for all the files of a call."""
 
 from __future__ import annotations
 
@@ -7,39 +8,27 @@ from pathlib import Path
 
 import typer
 
+from auralign.cli import decoding as opts
 from auralign.cli.common import print_json, stdout, user_errors
 from auralign.errors import AuralignError
 
-MODEL = typer.Option("slit", help="A generative model: shipped name (slit, mats) or checkpoint path.")
-BEAMS = typer.Option(1, help="Beam width (1 = greedy).")
-MAX_TOKENS = typer.Option(30, help="Longest answer, in tokens.")
+MODEL = typer.Option(None, help="Shipped name or checkpoint path (default: mats-caption; with --retrieve: general).")
 JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
 
-def _generate(audio: list[Path], instruction: str | None, model_name: str, num_beams: int,
-              max_new_tokens: int) -> tuple[list[dict], list[tuple[Path, str]]]:
+def _describe(audio: list[Path], instruction: str | None, model_name: str | None, retrieve: bool,
+              caption_files: list[Path] | None, decoding) -> tuple[list[dict], list[tuple[Path, str]]]:
     from auralign.audio.io import find_audio_files
-    from auralign.data.feature_cache import FeatureCache, pad_tokens
-    from auralign.models.base import AudioTextGenerator
-    from auralign.models.factory import load_model
+    from auralign.data.feature_cache import FeatureCache
+    from auralign.evaluation.captioning import describe_files
+    from auralign.models.factory import load_captioner
 
-    model = load_model(model_name)
-    if not isinstance(model, AudioTextGenerator):
-        raise AuralignError(f"model {model_name!r} cannot generate text (use slit or mats)")
+    model = load_captioner(model_name, retrieve, caption_files)
     files = find_audio_files(audio)
-    outputs, failures = [], []
     with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
-        cache = FeatureCache(model.audio_encoder, root=tmp)
-        failures = cache.ensure(files)
-        failed = {path for path, _ in failures}
-        for file in files:
-            if file in failed:
-                continue
-            first_window = cache.get(file).windows()[0]
-            text = model.generate(*pad_tokens([first_window]), instruction=instruction,
-                                  max_new_tokens=max_new_tokens, num_beams=num_beams)[0]
-            outputs.append({"audio": str(file), "text": text})
-    return outputs, failures
+        texts, failures = describe_files(model, FeatureCache(model.audio_encoder, root=tmp), files, instruction,
+                                         decoding, progress=len(files) > 1)
+    return [{"audio": str(path), "text": text} for path, text in texts], failures
 
 
 def _finish(outputs: list[dict], failures: list[tuple[Path, str]], as_json: bool, task: str) -> None:
@@ -54,28 +43,38 @@ def _finish(outputs: list[dict], failures: list[tuple[Path, str]], as_json: bool
     report_failures(failures, len(outputs), strict=False)
 
 
-def caption(audio: list[Path] = typer.Argument(..., help="Audio files or folders."), model: str = MODEL,
-            num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, as_json: bool = JSON) -> None:
-    """Describe each sound in a sentence (the first 10 s window of long files)."""
-    _caption(audio, model, num_beams, max_new_tokens, as_json)
-
-
 @user_errors
-def _caption(audio: list[Path], model: str, num_beams: int, max_new_tokens: int, as_json: bool) -> None:
-    outputs, failures = _generate(audio, None, model, num_beams, max_new_tokens)
+def caption(audio: list[Path] = typer.Argument(..., help="Audio files or folders."), model: str | None = MODEL,
+            retrieve: bool = typer.Option(False, "--retrieve", help="Return the nearest training caption "
+                                          "(the retrieval floor) instead of generating."),
+            captions: list[Path] | None = typer.Option(None, "--captions", help="Caption CSV(s) to retrieve from "
+                                                       "(default: AudioCaps train + Clotho development)."),
+            num_beams: int = opts.NUM_BEAMS, max_new_tokens: int = opts.MAX_NEW_TOKENS,
+            min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
+            repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
+            temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
+            as_json: bool = JSON) -> None:
+    """Describe each sound in a sentence (the first 10 s window of long files)."""
+    if captions and not retrieve:
+        raise AuralignError("--captions is the bank of --retrieve; add --retrieve")
+    decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
+                             sample, temperature, top_p, seed)
+    outputs, failures = _describe(audio, None, model, retrieve, captions, decoding)
     _finish(outputs, failures, as_json, "caption")
 
 
+@user_errors
 def ask(audio: Path = typer.Argument(..., help="An audio file."),
         question: str = typer.Argument(..., help="A question or instruction about the sound."),
-        model: str = MODEL, num_beams: int = BEAMS, max_new_tokens: int = MAX_TOKENS, as_json: bool = JSON) -> None:
+        model: str | None = MODEL, num_beams: int = opts.NUM_BEAMS, max_new_tokens: int = opts.MAX_NEW_TOKENS,
+        min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
+        repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
+        temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
+        as_json: bool = JSON) -> None:
     """Ask a question about a sound (the first 10 s window of long files)."""
-    _ask(audio, question, model, num_beams, max_new_tokens, as_json)
-
-
-@user_errors
-def _ask(audio: Path, question: str, model: str, num_beams: int, max_new_tokens: int, as_json: bool) -> None:
     if not question.strip():
         raise AuralignError("the question is empty")
-    outputs, failures = _generate([audio], question, model, num_beams, max_new_tokens)
+    decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
+                             sample, temperature, top_p, seed)
+    outputs, failures = _describe([audio], question, model, False, None, decoding)
     _finish(outputs, failures, as_json, "ask")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from auralign.backbones.base import Decoding
 from auralign.data.feature_cache import FeatureCache, pad_tokens
 from auralign.data.manifest import ManifestRow
 from auralign.errors import AudioLoadError, AuralignError
@@ -54,7 +55,7 @@ def _require_generator(model: Any) -> AudioTextGenerator:
     return model
 
 
-def _first_windows(cache: FeatureCache, paths: Sequence[Path], progress: bool) -> tuple[dict[Path, np.ndarray], Failures]:
+def first_windows(cache: FeatureCache, paths: Sequence[Path], progress: bool) -> tuple[dict[Path, np.ndarray], Failures]:
     """Each loadable clip's first window of frame tokens, keyed by path; failures are listed."""
     unique = list(dict.fromkeys(paths))
     failures = cache.ensure(unique, progress=progress)
@@ -71,16 +72,28 @@ def _first_windows(cache: FeatureCache, paths: Sequence[Path], progress: bool) -
 
 
 @torch.inference_mode()
-def _generate_batched(model: AudioTextGenerator, windows: Sequence[np.ndarray], instruction: str | None,
-                      num_beams: int, max_new_tokens: int, progress: bool) -> list[str]:
+def generate_texts(model: AudioTextGenerator, windows: Sequence[np.ndarray], instruction: str | None = None,
+                   decoding: Decoding | None = None, progress: bool = False) -> list[str]:
+    """One text per window, in batches: the one generation path of the CLI, the server, the Python API
+    and evaluation. `instruction` None is the model's captioning prompt."""
     texts: list[str] = []
     with progress_bar(len(windows), "generating", enabled=progress) as advance:
         for start in range(0, len(windows), GENERATION_BATCH):
             chunk = windows[start:start + GENERATION_BATCH]
-            texts.extend(model.generate(*pad_tokens(chunk), instruction=instruction,
-                                        max_new_tokens=max_new_tokens, num_beams=num_beams))
+            texts.extend(model.generate(*pad_tokens(chunk), instruction=instruction, decoding=decoding))
             advance(len(chunk))
     return texts
+
+
+def describe_files(model: Any, cache: FeatureCache, paths: Sequence[Path], instruction: str | None = None,
+                   decoding: Decoding | None = None, progress: bool = False) -> tuple[list[tuple[Path, str]], Failures]:
+    """(path, text) for every loadable file, from its first window; the files that failed, with why."""
+    generator = _require_generator(model)
+    windows, failures = first_windows(cache, paths, progress)
+    kept = [path for path in dict.fromkeys(paths) if path in windows]
+    generator.eval()
+    texts = generate_texts(generator, [windows[path] for path in kept], instruction, decoding, progress)
+    return list(zip(kept, texts, strict=True)), failures
 
 
 def _failure_records(failures: Failures) -> list[dict[str, str]]:
@@ -88,7 +101,7 @@ def _failure_records(failures: Failures) -> list[dict[str, str]]:
 
 
 def evaluate_captioning(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache,
-                        instruction: str | None = None, num_beams: int = 1, max_new_tokens: int = 30,
+                        instruction: str | None = None, decoding: Decoding | None = None,
                         progress: bool = True) -> dict[str, Any]:
     """One caption per clip (from its first window), scored against ``row.captions``.
 
@@ -102,13 +115,12 @@ def evaluate_captioning(model: Any, rows: Sequence[ManifestRow], cache: FeatureC
     duplicated = sorted(clip_id for clip_id, count in Counter(row.id for row in rows).items() if count > 1)
     if duplicated:
         raise AuralignError(f"clip ids must be unique for captioning, repeated: {duplicated[:3]}")
-    windows, failures = _first_windows(cache, [row.audio for row in rows], progress)
+    windows, failures = first_windows(cache, [row.audio for row in rows], progress)
     kept = [row for row in rows if row.audio in windows]
     if not kept:
         raise AuralignError("no clip could be loaded")
     generator.eval()
-    captions = _generate_batched(generator, [windows[row.audio] for row in kept], instruction, num_beams,
-                                 max_new_tokens, progress)
+    captions = generate_texts(generator, [windows[row.audio] for row in kept], instruction, decoding, progress)
     scores = score_captions({row.id: c for row, c in zip(kept, captions, strict=True)},
                             {row.id: row.captions for row in kept})
     predictions = [{"id": row.id, "audio": str(row.audio), "caption": caption}
@@ -161,16 +173,19 @@ def model_text_embedder(model: Any) -> Embedder | None:
 
 
 def _generate_answers(model: AudioTextGenerator, rows: Sequence[ManifestRow], windows: dict[Path, np.ndarray],
-                      num_beams: int, max_new_tokens: int, progress: bool) -> list[str]:
-    """One generated answer per row, generating once per distinct (clip, question)."""
+                      decoding: Decoding | None, progress: bool) -> list[str]:
+    """One generated answer per row, generating once per distinct (clip, question), batched by question."""
+    by_question: dict[str, list[Path]] = {}
+    for row in rows:
+        clips = by_question.setdefault(_question(row), [])
+        if row.audio not in clips:
+            clips.append(row.audio)
     answers: dict[tuple[Path, str], str] = {}
-    with progress_bar(len(rows), "answering", enabled=progress) as advance, torch.inference_mode():
-        for row in rows:
-            key = (row.audio, _question(row))
-            if key not in answers:
-                answers[key] = model.generate(*pad_tokens([windows[row.audio]]), instruction=key[1],
-                                              max_new_tokens=max_new_tokens, num_beams=num_beams)[0]
-            advance(1)
+    with progress_bar(len(rows), "answering", enabled=progress) as advance:
+        for question, clips in by_question.items():
+            texts = generate_texts(model, [windows[clip] for clip in clips], question, decoding)
+            answers.update({(clip, question): text for clip, text in zip(clips, texts, strict=True)})
+            advance(sum(_question(row) == question for row in rows))
     return [answers[(row.audio, _question(row))] for row in rows]
 
 
@@ -200,9 +215,8 @@ def _text_matching(predictions: list[str], rows: Sequence[ManifestRow], referenc
     return text_matching_accuracy(answers, targets, labels, embed), None
 
 
-def evaluate_qa(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache, num_beams: int = 1,
-                max_new_tokens: int = 30, text_embedder: Embedder | None = None,
-                progress: bool = True) -> dict[str, Any]:
+def evaluate_qa(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache, decoding: Decoding | None = None,
+                text_embedder: Embedder | None = None, progress: bool = True) -> dict[str, Any]:
     """Answer each row's question from its clip's first window and score the answers.
 
     Reports exact-match ``accuracy`` (after answer normalisation, any acceptable answer counts), the
@@ -215,14 +229,14 @@ def evaluate_qa(model: Any, rows: Sequence[ManifestRow], cache: FeatureCache, nu
     if not rows:
         raise AuralignError("QA evaluation needs rows with a 'question' and an 'answer'")
     references_all = [_answers(row) for row in rows]
-    windows, failures = _first_windows(cache, [row.audio for row in rows], progress)
+    windows, failures = first_windows(cache, [row.audio for row in rows], progress)
     kept_index = [i for i, row in enumerate(rows) if row.audio in windows]
     if not kept_index:
         raise AuralignError("no clip could be loaded")
     kept = [rows[i] for i in kept_index]
     references = [references_all[i] for i in kept_index]
     generator.eval()
-    predictions = _generate_answers(generator, kept, windows, num_beams, max_new_tokens, progress)
+    predictions = _generate_answers(generator, kept, windows, decoding, progress)
     binary = _binary_scores(predictions, references)
     matching, matching_reason = _text_matching(predictions, kept, references,
                                                text_embedder or model_text_embedder(model))

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from auralign.backbones.base import AudioEncoder, TextEncoder
+from auralign.backbones.base import AudioEncoder, Decoding, TextEncoder
 from auralign.config import config_from_dict
 from auralign.errors import CheckpointError
 from auralign.tensors_io import load_tensors
@@ -136,6 +136,6 @@ class AudioTextGenerator(Protocol):
     audio_encoder: AudioEncoder
 
     def generate(self, tokens: Tensor, mask: Tensor, instruction: str | None = None,
-                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                 decoding: Decoding | None = None) -> list[str]:
         """One text per clip; `instruction` None means the model's default captioning prompt."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from auralign.errors import CheckpointError
 from auralign.models.base import PretrainedModel, read_config
@@ -20,6 +21,7 @@ MODEL_CLASSES = {
 
 
 DEFAULT_MODEL = "general"
+DEFAULT_CAPTIONER = "mats-caption"  # the default of `auralign caption` and `auralign ask`
 # Old shipped names kept for one release: name -> the model it now points to.
 DEPRECATED_ALIASES = {"clap": "clap-fsdd"}
 
@@ -76,3 +78,30 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
     model = cls(config_from_dict(cls.config_class, run_config["model"], strict=False))
     model.load_trainable(load_tensors(directory / WEIGHTS_NAME))
     return model.eval()
+
+
+def load_captioner(name_or_path: str | Path | None = None, retrieve: bool = False,
+                   caption_files: list[Path] | None = None) -> Any:
+    """A model that writes text about audio (an `AudioTextGenerator`).
+
+    Without `retrieve`: the generative model `name_or_path` (default `DEFAULT_CAPTIONER`). With it: the
+    retrieval floor over the audio-text embedder `name_or_path` (default `DEFAULT_MODEL`), whose captions
+    are `caption_files` (default: the training captions in the shared data folder)."""
+    from auralign.models.base import AudioTextEmbedder, AudioTextGenerator
+
+    if not retrieve:
+        name = str(name_or_path or DEFAULT_CAPTIONER)
+        model = load_model(name)
+        if not isinstance(model, AudioTextGenerator):
+            raise CheckpointError(f"model {name!r} cannot generate text: use a captioner ({DEFAULT_CAPTIONER}, "
+                                  "slit) or --retrieve with an embedding model")
+        return model
+    from auralign.data.captions import default_caption_files, read_caption_files
+    from auralign.models.retrieval import CaptionRetriever
+
+    name = str(name_or_path or DEFAULT_MODEL)
+    embedder = load_model(name)
+    if not isinstance(embedder, AudioTextEmbedder):
+        raise CheckpointError(f"--retrieve needs an audio-text embedding model (general, clap-fsdd, collat), "
+                              f"not {name!r}")
+    return CaptionRetriever.from_captions(embedder, read_caption_files(caption_files or default_caption_files()))

@@ -13,7 +13,7 @@ candidate by cosine similarity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from auralign.backbones.base import LanguageModel
+from auralign.backbones.base import GREEDY, Decoding, LanguageModel
 from auralign.backbones.registry import BACKBONES, backbone_path
 from auralign.models.base import PretrainedModel
 from auralign.models.santa import Santa, SantaConfig
@@ -176,17 +176,18 @@ class MatsModel(PretrainedModel):
 
     @torch.no_grad()
     def generate_from_embeddings(self, embeddings: Tensor, instruction: str | None = None,
-                                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                                 decoding: Decoding | None = None) -> list[str]:
+        """Text from vectors of the alignment space (an audio embedding after Santa, or a text embedding
+        plus noise when testing the decoder alone)."""
         prefix = self.mapper(embeddings)
         prompts = [instruction or self.config.default_instruction] * embeddings.shape[0]
-        return self.language_model.generate(prefix, prompts, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                            chat_template=self.config.chat_template)
+        return self.language_model.generate(prefix, prompts, decoding, chat_template=self.config.chat_template)
 
     @torch.no_grad()
     def generate(self, tokens: Tensor, mask: Tensor, instruction: str | None = None,
-                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                 decoding: Decoding | None = None) -> list[str]:
         embeddings = self.transfer(self.embed_audio_tokens(tokens, mask))
-        return self.generate_from_embeddings(embeddings, instruction, max_new_tokens, num_beams)
+        return self.generate_from_embeddings(embeddings, instruction, decoding)
 
     @torch.no_grad()
     def match_vectors(self, texts: list[str]) -> Tensor:
@@ -196,7 +197,8 @@ class MatsModel(PretrainedModel):
     @torch.no_grad()
     def score_candidates(self, tokens: Tensor, mask: Tensor, candidates: list[str]) -> Tensor:
         """Generate an answer to the classification instruction, then cosine to each candidate label."""
-        answers = self.generate(tokens, mask, self.config.classify_instruction, self.config.answer_tokens)
+        answers = self.generate(tokens, mask, self.config.classify_instruction,
+                                replace(GREEDY, max_new_tokens=self.config.answer_tokens))
         key = tuple(candidates)
         if key not in self._label_vectors:
             self._label_vectors = {key: self.match_vectors(list(candidates))}

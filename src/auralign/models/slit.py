@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from auralign.backbones.base import AudioEncoder, LanguageModel, TextEncoder
+from auralign.backbones.base import AudioEncoder, Decoding, LanguageModel, TextEncoder
 from auralign.backbones.factory import load_language_model
 from auralign.errors import AuralignError, CheckpointError
 from auralign.models.base import WEIGHTS_NAME, PretrainedModel, frozen_backbones
@@ -274,11 +274,10 @@ class SlitModel(PretrainedModel):
 
     @torch.no_grad()
     def generate(self, tokens: Tensor, mask: Tensor, instruction: str | None = None,
-                 max_new_tokens: int = 30, num_beams: int = 1) -> list[str]:
+                 decoding: Decoding | None = None) -> list[str]:
         instructions = [instruction or self.config.caption_instruction] * len(tokens)
         prefix = self.soft_prompt(tokens, mask, instructions)
-        return self.language_model.generate(prefix, instructions, max_new_tokens, num_beams,
-                                            self.config.chat_template)
+        return self.language_model.generate(prefix, instructions, decoding, self.config.chat_template)
 
     def _require_llm(self) -> None:
         if self.language_model is None:
