@@ -14,7 +14,6 @@ from auralign.corpus import build as build_module
 from auralign.corpus.build import Converter, segment_bounds, trim_trailing_silence
 from auralign.corpus.captions import clean_description, clip_captions, describe_labels
 from auralign.corpus.drums import drum_label, hydrogen_clips
-from auralign.corpus.games import wesnoth_label
 from auralign.corpus.labels import audioset_name, normalise_label
 from auralign.corpus.mixtures import MixtureConfig, make_mixtures, mixture_folder
 from auralign.corpus.render import Note, note_name, write_midi
@@ -22,6 +21,7 @@ from auralign.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch
 from auralign.corpus.speech import asterisk_label
 from auralign.corpus.splits import SplitConfig, assign_splits, check_splits, drop_duplicate_recordings
 from auralign.corpus.text_corpus import build_text_corpus
+from auralign.corpus.wesnoth import wesnoth_label
 from auralign.data.manifest import ManifestRow, read_manifest
 from auralign.errors import AudioLoadError
 

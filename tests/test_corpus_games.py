@@ -10,12 +10,13 @@ import pytest
 import soundfile as sf
 
 from auralign.corpus.build import CORPUS_RATE, Converter
-from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable, variant_group
-from auralign.corpus.games import game_effect_clips
-from auralign.corpus.games_0ad import EXTRACTED, PUBLIC_ZIP, RULES_0AD
 from auralign.corpus.labels import audioset_name
+from auralign.corpus.packages import EXTRACTED, PACKAGES, package_clips
+from auralign.corpus.path_rules import RuleTable, load_rules, variant_group
 from auralign.corpus.sources import DebianPackage
 from test_corpus import AUDIOSET_CSV
+
+PUBLIC_ZIP = "usr/share/games/0ad/mods/public/public.zip"
 
 
 def _package(tmp_path: Path, name: str) -> DebianPackage:
@@ -49,7 +50,7 @@ def _labelled(clips) -> dict[str, str]:
     ("actor/fauna/death/Animal_death_generic_10.ogg", None),
 ])
 def test_0ad_rules(relative, expected):
-    assert RuleTable(RULES_0AD).label(relative) == expected
+    assert RuleTable(load_rules("0ad-data")).label(relative) == expected
 
 
 @pytest.mark.parametrize(("package", "relative", "expected"), [
@@ -67,7 +68,7 @@ def test_0ad_rules(relative, expected):
     ("frozen-bubble-data", "typewriter.ogg", "typewriter"),
 ])
 def test_small_package_rules(package, relative, expected):
-    found = RuleTable(PACKAGE_SOUNDS[package].rules).label(relative)
+    found = RuleTable(load_rules(package)).label(relative)
     assert (found[0] if found else None) == expected
 
 
@@ -88,11 +89,11 @@ def test_new_labels_map_to_fitting_audioset_names():
 
 def test_hedgewars_tree_labels_and_skips(tmp_path):
     package = _package(tmp_path, "hedgewars-data")
-    sounds = package.root / PACKAGE_SOUNDS["hedgewars-data"].sound_dir
+    sounds = package.root / PACKAGES["hedgewars-data"].sound_dir
     for relative in ("voices/British/Laugh.ogg", "voices/British/Ow1.ogg", "voices/British/Ow2.ogg",
                      "voices/Robot/Ow1.ogg", "voices/British/Amazing.ogg", "bee.ogg", "ufo.ogg"):
         _wav(sounds / relative)
-    clips = list(game_effect_clips([package]))
+    clips = list(package_clips([package]))
     assert sorted((c.path.relative_to(sounds).as_posix(), c.labels[0]) for c in clips) == [
         ("bee.ogg", "bee buzzing"), ("voices/British/Laugh.ogg", "laughter"),
         ("voices/British/Ow1.ogg", "pain grunt"), ("voices/British/Ow2.ogg", "pain grunt")]
@@ -112,7 +113,7 @@ def test_0ad_extracts_only_labelled_members_and_groups_speakers(tmp_path):
     with zipfile.ZipFile(package.root / PUBLIC_ZIP, "w") as archive:
         for member in members:
             archive.write(source, member)
-    clips = list(game_effect_clips([package]))
+    clips = list(package_clips([package]))
     assert {c.path.relative_to(package.root / EXTRACTED).as_posix(): c.labels[0] for c in clips} == {
         m.removeprefix("audio/"): label for m, label in members.items() if label}
     assert not (package.root / EXTRACTED / "music").exists()
@@ -122,8 +123,8 @@ def test_0ad_extracts_only_labelled_members_and_groups_speakers(tmp_path):
 
 def test_segments_of_a_long_game_file_share_its_group(tmp_path):
     package = _package(tmp_path, "supertuxkart-data")
-    _wav(package.root / PACKAGE_SOUNDS["supertuxkart-data"].sound_dir / "sfx/rain.ogg", seconds=25.0)
-    (clip,) = game_effect_clips([package])
+    _wav(package.root / PACKAGES["supertuxkart-data"].sound_dir / "sfx/rain.ogg", seconds=25.0)
+    (clip,) = package_clips([package])
     segments = Converter(tmp_path / "converted").segments(clip.path)
     assert len(segments) == 3 and all(seconds <= 10.0 for _, seconds in segments)
     assert sf.info(segments[0][0]).samplerate == CORPUS_RATE
@@ -133,4 +134,29 @@ def test_segments_of_a_long_game_file_share_its_group(tmp_path):
 
 def test_unknown_package_is_an_error(tmp_path):
     with pytest.raises(Exception, match="no sound rules"):
-        list(game_effect_clips([_package(tmp_path, "mystery-data")]))
+        list(package_clips([_package(tmp_path, "mystery-data")]))
+
+
+def test_every_registered_package_has_a_rules_file_and_every_rules_file_a_package():
+    from auralign.corpus.build import SOURCES
+    from auralign.corpus.path_rules import RULES_DIR
+
+    assert {path.stem for path in RULES_DIR.glob("*.rules")} == set(PACKAGES)
+    rule_sources = {name for spec in SOURCES.values() if spec.collect is package_clips for name in spec.packages}
+    assert rule_sources == set(PACKAGES)
+    assert all(load_rules(package) for package in PACKAGES)
+
+
+def test_rules_file_names_and_errors(tmp_path, monkeypatch):
+    from auralign.corpus import path_rules
+
+    (tmp_path / "good.rules").write_text("# comment\n@steps = grass|snow\n@steps/x  -  # short\n"
+                                         "(@steps)_\\d  \\1 footsteps  effect\n")
+    (tmp_path / "bad.rules").write_text("wind  wind\n")
+    (tmp_path / "unknown.rules").write_text("@wind/x  wind  ambience\n")
+    monkeypatch.setattr(path_rules, "RULES_DIR", tmp_path)
+    assert load_rules.__wrapped__("good") == (("grass|snow/x", None, ""), ("(grass|snow)_\\d", "\\1 footsteps", "effect"))
+    with pytest.raises(Exception, match=r"bad\.rules:1"):
+        load_rules.__wrapped__("bad")
+    with pytest.raises(Exception, match="@wind is not defined"):
+        load_rules.__wrapped__("unknown")

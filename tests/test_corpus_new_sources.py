@@ -10,27 +10,23 @@ import pytest
 import soundfile as sf
 
 from auralign.corpus.build import DEFAULT_SOURCES, SOURCES
-from auralign.corpus.game_rules import RuleTable
 from auralign.corpus.heldout_sources import (
-    RULES_SCRATCH,
-    RULES_UFOAI,
-    SCRATCH_SOUNDS,
     TUXPAINT_STAMPS,
-    UFOAI_PK3,
-    copyright_stanzas,
-    file_license,
-    scratch_clips,
     tuxpaint_description_clips,
     tuxpaint_stamp_clips,
-    ufoai_clips,
 )
-from auralign.corpus.sources import DebianPackage
+from auralign.corpus.packages import PACKAGES, package_clips
+from auralign.corpus.path_rules import RuleTable, load_rules
+from auralign.corpus.sources import DebianPackage, copyright_stanzas, file_license
 from auralign.corpus.splits import HELDOUT_SPLITS, SplitConfig, assign_splits, check_splits
 from auralign.data.manifest import ManifestRow
 
 
 def _package(tmp_path: Path, name: str, license_name: str = "GPL-2") -> DebianPackage:
     return DebianPackage(name=name, version="1", license=license_name, homepage="", root=tmp_path / name)
+
+
+UFOAI_PK3 = "usr/share/games/ufoai/base/0snd.pk3"
 
 
 def _ogg(path: Path) -> Path:
@@ -69,16 +65,16 @@ def _found(table: RuleTable, relative: str) -> str | None:
     ("Vocals/Ya.wav", None),
 ])
 def test_scratch_rules(relative, expected):
-    assert _found(RuleTable(RULES_SCRATCH), relative) == expected
+    assert _found(RuleTable(load_rules("scratch")), relative) == expected
 
 
 def test_scratch_clips_record_license_gender_and_variant_groups(tmp_path):
     package = _package(tmp_path, "scratch")
-    sounds = package.root / SCRATCH_SOUNDS
+    sounds = package.root / PACKAGES["scratch"].sound_dir
     for relative in ("Animal/Dog1.wav", "Animal/Dog2.wav", "Human/Cough-female.wav", "Electronic/Zoop.wav",
                      "Music Loops/Techno.mp3"):
         _ogg(sounds / relative)
-    clips = {clip.path.name: clip for clip in scratch_clips([package])}
+    clips = {clip.path.name: clip for clip in package_clips([package])}
     assert sorted(clips) == ["Cough-female.wav", "Dog1.wav", "Dog2.wav"]
     assert clips["Cough-female.wav"].extra == {"license": "CC-BY-SA-3.0", "folder": "Human", "gender": "female"}
     assert clips["Cough-female.wav"].kind == "vocal"
@@ -163,7 +159,7 @@ def test_tuxpaint_descriptions_are_speech_with_their_transcripts(tmp_path):
     ("seq/sword-hit.ogg", None),
 ])
 def test_ufoai_rules(relative, expected):
-    assert _found(RuleTable(RULES_UFOAI), relative) == expected
+    assert _found(RuleTable(load_rules("ufoai-sound")), relative) == expected
 
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -209,7 +205,7 @@ def test_ufoai_clips_extract_labelled_members_only(tmp_path):
                        "sound/weapons/explosion.ogg", "sound/aliens/taman/die1.ogg", "maps/footsteps/grass1.ogg"):
             archive.writestr(member, audio)
     clips = {clip.path.relative_to(package.root / "audio-extracted").as_posix(): clip
-             for clip in ufoai_clips([package])}
+             for clip in package_clips([package])}
     assert sorted(clips) == ["footsteps/grass1.ogg", "footsteps/grass2.ogg", "weapons/explosion.ogg"]
     assert sorted(p.name for p in (package.root / "audio-extracted").rglob("*.ogg")) == [
         "explosion.ogg", "grass1.ogg", "grass2.ogg"]

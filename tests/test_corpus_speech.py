@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from auralign.corpus.archives import rcc_members
 from auralign.corpus.sources import DebianPackage
 from auralign.corpus.speech import (
     ENGLISH_VOICE,
@@ -17,7 +18,6 @@ from auralign.corpus.speech import (
     gcompris_clips,
     klettres_clips,
     parse_voice,
-    rcc_members,
 )
 
 SPANISH = parse_voice("es_MX_f_Allison")

@@ -24,25 +24,15 @@ import soundfile as sf
 from auralign.audio.io import load_audio
 from auralign.corpus import captions as caption_lib
 from auralign.corpus.drums import hydrogen_clips
-from auralign.corpus.games import game_effect_clips, wesnoth_clips
-from auralign.corpus.heldout_sources import (
-    scratch_clips,
-    tuxpaint_description_clips,
-    tuxpaint_stamp_clips,
-    ufoai_clips,
-)
+from auralign.corpus.heldout_sources import tuxpaint_description_clips, tuxpaint_stamp_clips
 from auralign.corpus.labels import audioset_name
 from auralign.corpus.mixtures import MIX_RATE, MixtureConfig, make_mixtures, mixture_folder
-from auralign.corpus.more_sources import (
-    festvox_ru_clips,
-    game_sound_clips,
-    grandorgue_clips,
-    ktuberling_clips,
-)
+from auralign.corpus.more_sources import festvox_ru_clips, grandorgue_clips, ktuberling_clips
+from auralign.corpus.packages import package_clips
 from auralign.corpus.registry_sounds import foxdot_clips, salamander_clips
 from auralign.corpus.render import SOUNDFONTS, SoundFont, render_avl_drums, render_soundfont
 from auralign.corpus.samples import lmms_clips, sonic_pi_clips
-from auralign.corpus.sources import DebianPackage, SourceClip, SourceSpec, fetch_package
+from auralign.corpus.sources import DebianPackage, SourceClip, SourceSpec, corpus_home, fetch_package
 from auralign.corpus.speech import (
     asterisk_clips,
     fillets_clips,
@@ -59,9 +49,10 @@ from auralign.corpus.splits import (
     drop_duplicate_recordings,
 )
 from auralign.corpus.text_corpus import build_text_corpus
+from auralign.corpus.wesnoth import wesnoth_clips
 from auralign.data.manifest import ManifestRow, write_manifest
 from auralign.errors import AudioLoadError, AuralignError
-from auralign.paths import auralign_home, shared_data_dir
+from auralign.paths import shared_data_dir
 
 CORPUS_RATE = MIX_RATE
 MAX_SEGMENT_SECONDS = 10.0
@@ -94,11 +85,11 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     SourceSpec("fsdd", (), fsdd_clips),
     # Leave-source-out evaluation sources (docs/corpus.md): every clip goes to its held-out split.
     SourceSpec("tuxpaint-stamps", ("tuxpaint-stamps-default",), tuxpaint_stamp_clips, heldout_split="lso_dev"),
-    SourceSpec("ufoai", ("ufoai-sound",), ufoai_clips, heldout_split="lso_dev"),
-    SourceSpec("scratch", ("scratch",), scratch_clips, heldout_split="lso_test"),
+    SourceSpec("ufoai", ("ufoai-sound",), package_clips, heldout_split="lso_dev"),
+    SourceSpec("scratch", ("scratch",), package_clips, heldout_split="lso_test"),
     # The stamps' spoken descriptions: ~9,000 short clips in 14 languages, ordinary train/val/test speech.
     SourceSpec("tuxpaint-stamps-speech", ("tuxpaint-stamps-default",), tuxpaint_description_clips, optional=True),
-    *(SourceSpec(name, (package,), game_effect_clips, optional=True) for name, package in (
+    *(SourceSpec(name, (package,), package_clips, optional=True) for name, package in (
         ("0ad", "0ad-data"), ("supertuxkart", "supertuxkart-data"), ("openttd", "openttd-opensfx"),
         ("hedgewars", "hedgewars-data"), ("freeciv", "freeciv-data"), ("extremetuxracer", "extremetuxracer-data"),
         ("pingus", "pingus-data"), ("frozen-bubble", "frozen-bubble-data"), ("scorched3d", "scorched3d-data"),
@@ -108,7 +99,7 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
         ("widelands", "widelands-data"), ("megaglest", "megaglest-data"), ("freeorion", "freeorion-data"),
         ("lincity-ng", "lincity-ng-data"), ("openclonk", "openclonk-data"))),
     # More sources, session 4 (docs/corpus.md): games, a pipe organ, spoken words, a Russian voice, PyPI and npm.
-    *(SourceSpec(name, (package,), game_sound_clips, optional=True) for name, package in (
+    *(SourceSpec(name, (package,), package_clips, optional=True) for name, package in (
         ("lugaru", "lugaru-data"), ("torcs", "torcs-data"), ("etw", "etw-data"))),
     SourceSpec("grandorgue", ("grandorgue-demo", "wavpack"), grandorgue_clips, optional=True),
     SourceSpec("ktuberling", ("ktuberling-data",), ktuberling_clips, optional=True),
@@ -127,10 +118,6 @@ TEXT_CREDITS = (
     "AudioSet ontology display names: CC BY 4.0, Gemmeke et al. 2017",
     "Label descriptions written by SmolLM2-135M-Instruct (Apache-2.0), the packaged language model",
 )
-
-
-def corpus_home() -> Path:
-    return auralign_home() / "corpus"
 
 
 def resolve_sources(names: Sequence[str] | None) -> list[str]:

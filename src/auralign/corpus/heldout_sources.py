@@ -1,109 +1,26 @@
-"""Leave-source-out sources: Scratch 1.4's sound library, Tux Paint's stamp sounds, UFO: Alien Invasion.
+"""Tux Paint's stamps: their real sounds (a leave-source-out source) and their spoken descriptions.
 
-Each is labelled by an explicit, reviewed table written from the Debian package's file list (see
-docs/corpus.md, "Leave-source-out sources", for every exclusion and why); a file no entry labels is
-left out. The sources are registered with a `heldout_split` (build.py), so their real sounds are
-evaluation data from recordings and recordists the training sources never contain.
+Labelled by an explicit, reviewed table written from the Debian package's file list (see docs/corpus.md,
+"Leave-source-out sources", for every exclusion and why); a file no entry labels is left out. The other
+leave-source-out sources, Scratch 1.4's sound library and UFO: Alien Invasion, are labelled by path
+rules (`packages.PACKAGES`). The sources are registered with a `heldout_split` (build.py), so their real
+sounds are evaluation data from recordings and recordists the training sources never contain.
 
-* `scratch`: `Media/Sounds/<Folder>/<Name>`, labelled from the name inside its folder; music loops,
-  the Electronic folder and names that do not say what is heard are left out.
 * `tuxpaint-stamps`: a stamp's own sound `<stamp>.ogg`, labelled from the stamp through a table
   (localised `<stamp>_<lang>.ogg` sounds are spoken numbers or letters and are left out).
 * `tuxpaint-stamps-speech`: the spoken descriptions `<stamp>_desc[_<lang>].ogg|wav`, recorded by
   volunteers per language, labelled "<language> speech" with the stamp's description in that
   language (from `<stamp>.txt`) in `extra["text"]`.
-* `ufoai`: the game's sounds sit in `base/0snd.pk3` (a zip); the labelled members are copied out once.
-  The copyright file lists the licence of each sound file, recorded in `extra["license"]`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from fnmatch import fnmatchcase
 from pathlib import Path
 
-from auralign.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
-from auralign.corpus.games_0ad import extract_labelled_audio
 from auralign.corpus.sources import DebianPackage, SourceClip
 from auralign.corpus.speech import LANGUAGES
-
-# --- Scratch 1.4 ----------------------------------------------------------------------------------
-
-SCRATCH_SOUNDS = "usr/share/scratch/Media/Sounds"
-SCRATCH_MEDIA_LICENSE = "CC-BY-SA-3.0"  # copyright file: "Files: Help/* Media/* Projects"
-# Matched on "<folder>/<name>" lower-cased, without extension.
-RULES_SCRATCH: tuple[Rule, ...] = (
-    (r"music loops/.*|electronic/.*", None, ""),
-    (r"animal/bird", "bird", "effect"),
-    (r"animal/cat", "cat", "effect"),
-    (r"animal/kitten", "kitten", "effect"),
-    (r"animal/meow", "cat meow", "effect"),
-    (r"animal/crickets?", "cricket", "effect"),
-    (r"animal/dog\d", "dog", "effect"),
-    (r"animal/duck", "duck", "effect"),
-    (r"animal/goose", "goose", "effect"),
-    (r"animal/horse", "horse", "effect"),
-    (r"animal/horsegallop", "horse gallop", "effect"),
-    (r"animal/owl", "owl", "effect"),
-    (r"animal/rooster", "rooster", "effect"),
-    (r"animal/sealion", "sea lion", "effect"),
-    (r"animal/wolfhowl", "wolf howl", "effect"),
-    (r"effects/balloonscratch", "balloon scratching", "effect"),
-    (r"effects/belltoll", "bell tolling", "effect"),
-    (r"effects/bubbles", "bubbling", "effect"),
-    (r"effects/carpassing", "car passing by", "effect"),
-    (r"effects/doorclose", "door closing", "effect"),
-    (r"effects/doorcreak", "door creak", "effect"),
-    (r"effects/motorcyclepassing", "motorcycle passing by", "effect"),
-    (r"effects/pop", "pop", "effect"),
-    (r"effects/rattle", "rattle", "effect"),
-    (r"effects/sewingmachine", "sewing machine", "effect"),
-    (r"effects/typing", "typing", "effect"),
-    (r"effects/waterdrop", "water drip", "effect"),
-    (r"effects/waterrunning", "running water", "effect"),
-    (r"human/babycry", "baby crying", "vocal"),
-    (r"human/cough-(female|male)", "cough", "vocal"),
-    (r"human/fingersnap", "finger snapping", "effect"),
-    (r"human/footsteps-\d", "footsteps", "effect"),
-    (r"human/laugh-(female|male\d)", "laughter", "vocal"),
-    (r"human/partynoise", "crowd", "ambience"),
-    (r"human/scream-(female|male\d)", "scream", "vocal"),
-    (r"human/slurp", "slurping", "vocal"),
-    (r"human/sneeze-(female|male)", "sneeze", "vocal"),
-    (r"instruments/dijjeridoo", "didgeridoo", "music"),
-    (r"instruments/guitarstrum", "guitar strum", "music"),
-    (r"instruments/tambura", "tambura", "music"),
-    (r"instruments/trumpet\d", "trumpet", "music"),
-    (r"percussion/cymbalcrash", "crash cymbal", "drum"),
-    (r"percussion/gong", "gong", "drum"),
-    (r"percussion/handclap", "hand clap", "drum"),
-    (r"percussion/ridecymbal", "ride cymbal", "drum"),
-    (r"percussion/shaker", "shaker", "drum"),
-    (r"vocals/beatbox\d", "beatboxing", "vocal"),
-    (r"vocals/(singer\d|oooo-badada|doy-doy-doy|hey-yay-hey)", "singing", "vocal"),
-)
-_GENDER = re.compile(r"-(female|male)\d*$")
-
-
-def scratch_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """Scratch's labelled sounds; the voice's gender of the human sounds goes to `extra["gender"]`."""
-    table = RuleTable(RULES_SCRATCH)
-    for package in packages:
-        folder = package.root / SCRATCH_SOUNDS
-        for path in audio_files(folder):
-            relative = path.relative_to(folder).as_posix()
-            found = table.label(relative)
-            if found is None:
-                continue
-            label, kind = found
-            extra: dict[str, object] = {"license": SCRATCH_MEDIA_LICENSE, "folder": path.parent.name}
-            gender = _GENDER.search(path.stem.lower())
-            if gender:
-                extra["gender"] = gender[1]
-            yield SourceClip(path=path, labels=[label], source=package.name, kind=kind, extra=extra,
-                             group=f"{package.name}:{variant_group(relative)}")
-
 
 # --- Tux Paint stamps -----------------------------------------------------------------------------
 
@@ -217,108 +134,3 @@ def tuxpaint_description_clips(packages: list[DebianPackage]) -> Iterator[Source
             yield SourceClip(path=path, labels=[label], group=f"{package.name}:{locale}/{stamp}",
                              source=package.name, kind="speech",
                              extra={"language": locale.replace("_", "-"), "text": text, "prompt": stamp})
-
-
-# --- UFO: Alien Invasion --------------------------------------------------------------------------
-
-UFOAI_PK3 = "usr/share/games/ufoai/base/0snd.pk3"
-UFOAI_EXTRACTED = "audio-extracted"
-_SURFACES = "carpet|dirt|grass|gravel|metal|sand|snow|stone|tile|wood"
-# Matched on the member path below `sound/`, lower-cased, without extension. Alien voices, energy weapons
-# (laser, plasma, particle beam, needler, gauss, bolter), hovering vehicles, interface and geoscape cues,
-# cut-scene sounds and machine or atmosphere loops of the alien bases are left out by not matching.
-RULES_UFOAI: tuple[Rule, ...] = (
-    # Copies of another file (correlation > 0.96): linoleum = tile1, sand = sand1, breakwood03 = breakwood02,
-    # firesoft ~ fire1; dirt3 = sand2 is one recording under two surfaces, so both are left out.
-    (r"footsteps/(linoleum|sand|dirt3|sand2)|misc/breakwood03|ambience/firesoft", None, ""),
-    (r"ambience/arcticwind", "wind", "ambience"),
-    (r"ambience/creak", "creak", "effect"),
-    (r"ambience/cricket_loop", "crickets", "ambience"),
-    (r"ambience/(fire\d*|smallfire)", "fire", "ambience"),
-    (r"ambience/sparks(_short)?", "electric sparks", "effect"),
-    (r"ambience/steam", "steam hiss", "effect"),
-    (r"ambience/thunder\d", "thunder", "ambience"),
-    (r"ambience/tv_static", "tv static", "effect"),
-    (r"ambience/water\d*", "water", "ambience"),
-    (r"ambience/waterfontain", "fountain", "ambience"),
-    (r"ambience/wind_turbine", "wind turbine", "ambience"),
-    (r"civilians/civfemdeath\d+a?|soldiers/femaledeath\d+", "woman death cry", "vocal"),
-    (r"civilians/civfemscream\d+a?", "woman scream", "vocal"),
-    (r"soldiers/femalehurt\d+", "woman pain cry", "vocal"),
-    (r"civilians/(civ)?maledeath\d+a?|soldiers/maledeath\d+", "man death cry", "vocal"),
-    (r"civilians/(civ)?malehurt\d+a?|soldiers/malehurt\d+", "man pain cry", "vocal"),
-    (r"doors/creak_low_short", "door creak", "effect"),
-    (r"doors/door\d-open", "door opening", "effect"),
-    (r"doors/door\d-close", "door closing", "effect"),
-    (r"doors/open_close", "door opening and closing", "effect"),
-    (rf"footsteps/({_SURFACES})\d*", r"\1 footsteps", "effect"),
-    (r"footsteps/splash\d", "footsteps in water", "effect"),
-    (r"footsteps/water_(in|out)", "water splash", "effect"),
-    (r"footsteps/hitground\d", "thud", "effect"),
-    (r"impact/bullet-impact", "bullet impact", "effect"),
-    (r"impact/bullet-bodyimpact", "bullet hitting body", "effect"),
-    (r"impact/knife-bodyimpact", "knife stab", "effect"),
-    (r"impact/water-impact", "water splash", "effect"),
-    (r"misc/breakglass\d+", "glass breaking", "effect"),
-    (r"misc/breakmetal\d+", "metal breaking", "effect"),
-    (r"misc/breakwood\d+", "wood breaking", "effect"),
-    (r"ugv/diesel-(idle|move|stop)", "diesel engine", "effect"),
-    (r"weapons/bullet-pistol\d?", "pistol shot", "effect"),
-    (r"weapons/bullet-(rifle(-1x)?|sniper)", "rifle shot", "effect"),
-    (r"weapons/bullet-rifle-\d+x", "automatic rifle fire", "effect"),
-    (r"weapons/bullet-smg(-\d+x)?", "submachine gun fire", "effect"),
-    (r"weapons/bullet-(hmg|chaingun)-\d+x", "machine gun", "effect"),
-    (r"weapons/bullet-shotgun(-3x|mini)?", "shotgun shot", "effect"),
-    (r"weapons/explosion(-grenade|-rocket|-fire|-flashbang)?", "explosion", "effect"),
-    (r"weapons/flamer-(big|small)", "flamethrower", "effect"),
-    (r"weapons/grenade-bounce", "grenade bouncing", "effect"),
-    (r"weapons/grenade-launcher(-3x)?", "grenade launcher shot", "effect"),
-    (r"weapons/grenade-pin", "grenade pin pull", "effect"),
-    (r"weapons/melee-swoosh", "whoosh", "effect"),
-    (r"weapons/melee-throw", "throw whoosh", "effect"),
-    (r"weapons/reload-(grenade|pistol|rifle|rocket|shotgun|smg|sniper)", "gun reload", "effect"),
-    (r"weapons/rocket-human", "rocket launch", "effect"),
-    (r"weapons/ugv-cannon-fire", "cannon fire", "effect"),
-)
-
-Stanza = tuple[tuple[str, ...], str]
-
-
-def copyright_stanzas(copyright_file: Path) -> list[Stanza]:
-    """(file patterns, licence) of each `Files:` stanza of a machine-readable Debian copyright file."""
-    stanzas: list[Stanza] = []
-    if not copyright_file.is_file():
-        return stanzas
-    for paragraph in re.split(r"\n\s*\n", copyright_file.read_text(errors="replace")):
-        fields = re.split(r"\n(?=\S)", paragraph.strip())
-        values = {field.split(":", 1)[0]: field.split(":", 1)[1] for field in fields if ":" in field.split("\n")[0]}
-        if "Files" in values and "License" in values:
-            stanzas.append((tuple(values["Files"].split()), values["License"].strip().splitlines()[0].strip()))
-    return stanzas
-
-
-def file_license(stanzas: list[Stanza], path: str) -> str | None:
-    """The licence of `path` (relative to the upstream source): the last stanza matching it wins (DEP-5)."""
-    found = None
-    for patterns, license_name in stanzas:
-        if any(fnmatchcase(path, pattern) for pattern in patterns):
-            found = license_name
-    return found
-
-
-def ufoai_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """UFO:AI's labelled sounds with each file's licence from the copyright file."""
-    table = RuleTable(RULES_UFOAI)
-    for package in packages:
-        folder = package.root / UFOAI_EXTRACTED
-        extract_labelled_audio(package.root / UFOAI_PK3, folder, table, prefix="sound/")  # a pk3 is a zip
-        stanzas = copyright_stanzas(package.root / "usr/share/doc" / package.name / "copyright")
-        for path in audio_files(folder):
-            relative = path.relative_to(folder).as_posix()
-            found = table.label(relative)
-            if found is None:
-                continue
-            label, kind = found
-            license_name = file_license(stanzas, f"base/sound/{relative}") or package.license
-            yield SourceClip(path=path, labels=[label], source=package.name, kind=kind,
-                             group=f"{package.name}:{variant_group(relative)}", extra={"license": license_name})

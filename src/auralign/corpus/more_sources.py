@@ -1,8 +1,7 @@
-"""More optional Debian sources (docs/corpus.md, "More sources (session 4)"): three games' sound effects, a
-pipe organ sample set, KTuberling's spoken words and a Russian voice database.
+"""More optional Debian sources (docs/corpus.md, "More sources (session 4)"): a pipe organ sample set,
+KTuberling's spoken words and a Russian voice database (the three games of that session, Lugaru, TORCS
+and Eat The Whistle, are labelled by path rules: `packages.PACKAGES`).
 
-* `lugaru-data`, `torcs-data`, `etw-data`: reviewed path rules (`game_rules` format: regex on the lower-cased
-  path below the sound folder, without extension; first match wins; None or no match leaves the file out).
 * `grandorgue-demo`: the demo sample set (`.orgue`, a stored zip) recorded by Lars Palo: one file per pipe,
   `<stop>/<MIDI note>-<name>.wav`, labelled "pipe organ" with the stop and pitch in `extra`. The members are
   WavPack streams under a `.wav` name, which libsndfile cannot read: they are decoded once with `wvunpack`
@@ -25,91 +24,10 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.corpus.game_rules import Rule, RuleTable, audio_files, variant_group
+from auralign.corpus.archives import write_extracted
 from auralign.corpus.heldout_sources import DESCRIPTION_LANGUAGES
 from auralign.corpus.render import note_name
-from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
-
-# --- Game sound effects ---------------------------------------------------------------------------
-
-# Lugaru HD: fights of rabbits and wolves. Left out: music, interface sounds (Console*, Alarm), the rabbit
-# fighters' voices (RabbitAttack/Chitter/Pain: what makes them is not documented), and names that do not
-# say what is heard (Break, Broken, Jump, Land*, FireStart/End, WhooshHit, FleshStabRemove, DesertAmbient).
-RULES_LUGARU: tuple[Rule, ...] = (
-    (r"footstep(grass|snow|stone)\d", r"\1 footsteps", "effect"),
-    (r"bark\d?", "bark", "effect"),
-    (r"growl\d?", "growl", "effect"),
-    (r"snarl\d?", "snarl", "effect"),
-    (r"hawk", "hawk screech", "effect"),
-    (r"bushrustle", "rustling leaves", "effect"),
-    (r"clank\d", "metal clank", "effect"),
-    (r"metalhit", "metal hit", "effect"),
-    (r"(low|mid|high|move)?whoosh", "whoosh", "effect"),
-    (r"knifeswish", "whoosh", "effect"),
-    (r"knifedraw", "knife unsheathing", "effect"),
-    (r"knifesheathe", "knife sheathing", "effect"),
-    (r"knifeslice", "knife slash", "effect"),
-    (r"fleshstab", "knife stab", "effect"),
-    (r"swordslice", "sword slash", "effect"),
-    (r"swordstaff", "sword strike", "effect"),
-    (r"staff(body|head)", "staff strike", "effect"),
-    (r"staffbreak", "wood breaking", "effect"),
-    (r"clawslice", "claw scratch", "effect"),
-    (r"heavyimpact|thud", "thud", "effect"),
-    (r"splatter", "splatter", "effect"),
-    (r"(snow)?skid", "skid", "effect"),
-    (r"fire", "fire", "ambience"),
-    (r"wind", "wind", "ambience"),
-)
-# TORCS: engine samples named by car (looped by the game at one engine speed), crashes, skids. Left out:
-# locked.wav (not decodable), and names that do not say what is heard (axle, boom, bottom_crash,
-# gear_change1, out_of_road*, road-ride, skid_metal, turbo1).
-_TORCS_ENGINES = ("206_engine|935|944|alpha-romeo|cleanviper|clkdtmb2|corolla1400hi2|engine-1|evo7_engine(_f)?|f360|"
-                  "ferrarif355|ferrarif50|ford1b|ford2c|gt40|impreza2002_engine|lamborghinidiablo|lotus|mclarenf1|"
-                  "nsx|porsche_engine|renault-v10|viper2|viper_long|xj220")
-RULES_TORCS: tuple[Rule, ...] = (
-    (_TORCS_ENGINES, "car engine", "effect"),
-    (r"crash\d", "car crash", "effect"),
-    (r"skid(_tyres)?", "tire skid", "effect"),
-    (r"backfire(_loop)?", "engine backfire", "effect"),
-)
-# One car's engine under several names: the same recording session.
-TORCS_SESSIONS = {"cleanviper": "viper", "viper2": "viper", "viper_long": "viper", "evo7_engine_f": "evo7_engine"}
-# Eat The Whistle: crowd recordings, the referee's whistles, ball kicks. Left out: the arcade power-up
-# cues and voices (letsgo, replay, rigore, speed, freeze, glue, hallelujah, arcadesnd/), sounds shorter
-# than 0.1 s (bandierina, repop), ouch/ouch2, crash, the intro's sounds and the music.
-RULES_ETW: tuple[Rule, ...] = (
-    (r"crowd/crowd\d+|snd/(crowd|fondo)", "crowd", "ambience"),
-    (r"snd/boou", "crowd booing", "ambience"),
-    (r"snd/fischio(corto|lungo)", "whistle", "effect"),
-    (r"snd/(shoot\d?|shot|pass)", "ball kick", "effect"),
-    (r"snd/palo", "ball hitting goalpost", "effect"),
-    (r"snd/dog", "dog bark", "effect"),
-    (r"snd/cannon", "cannon fire", "effect"),
-)
-# package -> (sound folder below the root, rules, license of the sound files from the copyright file)
-GAME_SOUNDS: dict[str, tuple[str, tuple[Rule, ...], str]] = {
-    "lugaru-data": ("usr/share/games/lugaru/Sounds", RULES_LUGARU, "CC-BY-SA-3.0 (Wolfire Games; Files: Data/*)"),
-    "torcs-data": ("usr/share/games/torcs/data/sound", RULES_TORCS, "GPL-2+"),
-    "etw-data": ("usr/share/games/etw", RULES_ETW, "GPL-2+"),
-}
-
-
-def game_sound_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """The rule-labelled sounds of Lugaru, TORCS and Eat The Whistle; numbered variants share a group."""
-    for package in packages:
-        folder, rules, license_name = GAME_SOUNDS[package.name]
-        table = RuleTable(rules)
-        for path in audio_files(package.root / folder):
-            relative = path.relative_to(package.root / folder).as_posix()
-            found = table.label(relative)
-            if found is None:
-                continue
-            label, kind = found
-            group = TORCS_SESSIONS.get(path.stem.lower()) or variant_group(relative)
-            yield SourceClip(path=path, labels=[label], group=f"{package.name}:{group}", source=package.name,
-                             kind=kind, extra={"license": license_name})
-
+from auralign.corpus.sources import DebianPackage, SourceClip
 
 # --- GrandOrgue demo sample set -------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from auralign.corpus.game_rules import audio_files
+from auralign.corpus.path_rules import audio_files
 from auralign.corpus.render import NOTE_NAMES, note_name
 from auralign.corpus.sources import DebianPackage, SourceClip
 

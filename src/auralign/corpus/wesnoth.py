@@ -1,25 +1,19 @@
-"""Sound effects of free games: Wesnoth (default), and the large optional game-data packages.
+"""Wesnoth's sound effects (a default source).
 
 Game sound files are named by what they are ("wolf-growl-2.ogg", "explosion.ogg"). Wesnoth's
 unit sounds follow "<creature>-hit|die"; those become "<creature> pain cry" / "<creature> death
 cry" with the creature's plain name, attacks become "<weapon> strike" (or "<weapon> whoosh" for a
-miss). The large optional packages are labelled by reviewed per-package path rules
-(`game_rules.py`, `games_0ad.py`); files no rule labels are left out rather than given a guess.
+miss). The large optional game packages are labelled by reviewed per-package path rules
+(`packages.PACKAGES`); files no rule labels are left out rather than given a guess.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-from auralign.audio.io import AUDIO_EXTENSIONS
-from auralign.corpus.game_rules import PACKAGE_SOUNDS, rule_clips
-from auralign.corpus.game_rules_action import ACTION_PACKAGE_SOUNDS, OPENTTD_PACKAGE, action_game_clips
-from auralign.corpus.game_rules_strategy import STRATEGY_PACKAGE_SOUNDS, strategy_game_clips
-from auralign.corpus.games_0ad import zero_ad_clips
+from auralign.corpus.path_rules import audio_files
 from auralign.corpus.sources import DebianPackage, SourceClip
-from auralign.errors import AuralignError
 
 WESNOTH_SOUNDS = "usr/share/games/wesnoth/1.16/data/core/sounds"
 
@@ -78,31 +72,11 @@ def wesnoth_label(stem: str) -> str | None:
     return None
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-
-
 def wesnoth_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
     for package in packages:
-        for path in _audio_files(package.root / WESNOTH_SOUNDS):
+        for path in audio_files(package.root / WESNOTH_SOUNDS):
             label = wesnoth_label(path.stem)
             if label:
                 kind = "vocal" if "cry" in label else _KIND_OF.get(label, "effect")
                 yield SourceClip(path=path, labels=[label], group=f"wesnoth:{path.stem}",
                                  source=package.name, kind=kind)
-
-
-def game_effect_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """Clips of the large optional game-data packages, labelled by their reviewed path rules."""
-    for package in packages:
-        if package.name == "0ad-data":
-            yield from zero_ad_clips(package)
-        elif package.name in ACTION_PACKAGE_SOUNDS or package.name == OPENTTD_PACKAGE:
-            yield from action_game_clips(package)
-        elif package.name in STRATEGY_PACKAGE_SOUNDS:
-            yield from strategy_game_clips(package)
-        elif package.name in PACKAGE_SOUNDS:
-            sounds = PACKAGE_SOUNDS[package.name]
-            yield from rule_clips(package, package.root / sounds.sound_dir, sounds)
-        else:
-            raise AuralignError(f"no sound rules for package {package.name}")
