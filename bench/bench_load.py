@@ -1,13 +1,15 @@
 """Load: concurrent clients sending mixed requests (text search, classify, health) to a local server.
 
 Usage: python bench/bench_load.py [--clients 8] [--requests 50] [--clips 40] [--model general]
+                                 [--kinds search,classify,health] [--probe-health 0.1]
 
 Builds a small index of generated clips (`auralign index build`), starts `auralign serve --index` as a
 subprocess on a free 127.0.0.1 port, and runs `--clients` threads, each with its own httpx client, each
-sending `--requests` requests in turn: request j of client c is of kind (c + j) mod 3 of
-search (GET /api/search, a text query from a list of 20), classify (POST /classify: a new generated
+sending `--requests` requests in turn: request j of client c is of kind (c + j) mod len(kinds) of
+`--kinds` (default all three: (GET /api/search, a text query from a list of 20), classify (POST /classify: a new generated
 clip for every request, so the server's upload feature cache does not answer it, against 10 labels) and
-health (GET /health). A request is an error if it raises, times out, answers other than 200 or without
+health (GET /health)). With `--probe-health S`, one more thread sends GET /health every S seconds
+while the clients run: how long a user waits for a trivial answer under that load. A request is an error if it raises, times out, answers other than 200 or without
 the expected field. Prints JSON with p50/p99/max per kind; exits 1 on any error. The server is stopped
 and the scratch folder deleted at the end; the request count is bounded, so the run stops by itself.
 AURALIGN_HOME points at a scratch home whose entries link to the real one except `features`.
@@ -99,30 +101,49 @@ def one_request(client: httpx.Client, kind: str, n: int) -> None:
         raise RuntimeError(f"{kind}: no {field!r} in the answer")
 
 
-def run_clients(base: str, clients: int, requests: int, timeout: float) -> tuple[list, float]:
-    """(kind, seconds, error or None) of every request, and the wall time of the whole run."""
+def run_clients(base: str, clients: int, requests: int, timeout: float, kinds: list[str],
+                probe_every: float | None = None) -> tuple[list, float]:
+    """(kind, seconds, error or None) of every request, and the wall time of the whole run.
+
+    Requests of the health prober, if any, are of kind "health_probe"."""
     results: list[tuple[str, float, str | None]] = []
     lock, barrier = threading.Lock(), threading.Barrier(clients)
+    running = threading.Event()
+
+    def timed(client: httpx.Client, kind: str, n: int) -> None:
+        start, error = time.perf_counter(), None
+        try:
+            one_request(client, "health" if kind == "health_probe" else kind, n)
+        except Exception as failure:  # every failure is counted, none stops the run
+            error = f"{type(failure).__name__}: {failure}"[:300]
+        with lock:
+            results.append((kind, time.perf_counter() - start, error))
 
     def worker(c: int) -> None:
         with httpx.Client(base_url=base, timeout=timeout) as client:
             barrier.wait()
+            running.set()
             for j in range(requests):
-                kind = KINDS[(c + j) % len(KINDS)]
-                start, error = time.perf_counter(), None
-                try:
-                    one_request(client, kind, c * requests + j)
-                except Exception as failure:  # every failure is counted, none stops the run
-                    error = f"{type(failure).__name__}: {failure}"[:300]
-                with lock:
-                    results.append((kind, time.perf_counter() - start, error))
+                timed(client, kinds[(c + j) % len(kinds)], c * requests + j)
+
+    def prober() -> None:
+        with httpx.Client(base_url=base, timeout=timeout) as client:
+            running.wait()
+            while any(thread.is_alive() for thread in threads):
+                timed(client, "health_probe", 0)
+                time.sleep(probe_every or 0)
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    probe = threading.Thread(target=prober) if probe_every else None
     start = time.perf_counter()
     for thread in threads:
         thread.start()
+    if probe is not None:
+        probe.start()
     for thread in threads:
         thread.join()
+    if probe is not None:
+        probe.join()
     return results, time.perf_counter() - start
 
 
@@ -138,9 +159,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="requests per client")
     parser.add_argument("--clips", type=int, default=40, help="generated clips in the index")
     parser.add_argument("--model", default="general", help="shipped model name or checkpoint path")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated request kinds, in turn")
+    parser.add_argument("--probe-health", type=float, default=None, metavar="SECONDS",
+                        help="also send GET /health every SECONDS from one more client")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a request is an error")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     args = parser.parse_args()
+    kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--kinds takes a comma-separated subset of {', '.join(KINDS)}")
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         root = Path(tmp)
@@ -165,7 +192,7 @@ def main() -> None:
                                       env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             startup_seconds = wait_ready(base, server, log, args.startup_timeout)
-            results, wall = run_clients(base, args.clients, args.requests, args.timeout)
+            results, wall = run_clients(base, args.clients, args.requests, args.timeout, kinds, args.probe_health)
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -175,14 +202,15 @@ def main() -> None:
                 server.wait()
 
     errors = [error for _, _, error in results if error]
+    served = sum(kind != "health_probe" for kind, _, _ in results)
     print(json.dumps({
         "model": args.model, "clients": args.clients, "requests_per_client": args.requests,
-        "requests": len(results), "errors": len(errors), "first_errors": errors[:5],
+        "kinds": kinds, "requests": served, "errors": len(errors), "first_errors": errors[:5],
         "index_clips": args.clips, "index_build_seconds": round(build_seconds, 1),
         "server_startup_seconds": round(startup_seconds, 1), "wall_seconds": round(wall, 1),
-        "requests_per_second": round(len(results) / wall, 2),
+        "requests_per_second": round(served / wall, 2),
         "latency": {kind: stats([s for k, s, e in results if k == kind and not e])
-                    for kind in KINDS if any(k == kind and not e for k, _, e in results)},
+                    for kind in (*KINDS, "health_probe") if any(k == kind and not e for k, _, e in results)},
         "machine": f"{os.cpu_count()} CPU cores, shared with other jobs (run niced)",
     }, indent=2))
     if errors:

@@ -12,7 +12,10 @@ Safe by default (see `limits.py` for the numbers): no CORS headers, an optional 
 route, request bodies limited while they stream, uploads stored under their content hash in a private
 work folder removed at shutdown, uploaded clips' features in a bounded LRU, and every error a JSON
 `{"detail": "..."}` (never a traceback). Inference endpoints are plain `def`, so they run in the
-threadpool and `/health` answers while a long request is being computed.
+threadpool and `/health` answers while a long request is being computed. Concurrent requests share
+model calls: the audio windows of uploads being encoded, and the texts of text queries, are merged by
+a `DynamicBatcher` (a 4 ms window) that runs the encoder on one worker thread; label matrices come from
+the text cache, so a label set is embedded once per server, not once per request.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +37,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, field_validator
 
+from auralign.apps.batching import DynamicBatcher
 from auralign.apps.limits import (
     MAX_K,
     MAX_LABEL_CHARS,
@@ -46,7 +52,7 @@ from auralign.apps.middleware import BearerToken, BodyLimit
 from auralign.apps.search_index import Hit, SearchIndex
 from auralign.apps.thumbnails import waveform_png
 from auralign.apps.uploads import UploadFeatureCache, save_upload
-from auralign.data.feature_cache import pad_tokens
+from auralign.data.feature_cache import encode_windows, pad_tokens
 from auralign.errors import AudioLoadError, AuralignError
 from auralign.evaluation.embedding import embed_texts
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, classify_files
@@ -81,11 +87,20 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     """Build the app around an already loaded model (tests pass tiny ones; `auralign serve` the real one)."""
     limits = limits or ServerLimits()
     workdir = tempfile.TemporaryDirectory(prefix="auralign-serve-")
-    uploads = UploadFeatureCache(model.audio_encoder, limits.cache_entries, limits.max_seconds)
+    audio_batcher = DynamicBatcher(partial(encode_windows, model.audio_encoder), size=len, name="audio-batcher")
+    uploads = UploadFeatureCache(model.audio_encoder, limits.cache_entries, limits.max_seconds,
+                                 encode=audio_batcher)
+    text_batcher = DynamicBatcher(lambda texts: list(embed_texts(model, texts)), max_items=MAX_TEXTS,
+                                  name="text-batcher")
+
+    def text_vectors(texts: list[str]) -> np.ndarray:
+        return np.stack(text_batcher(texts))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        audio_batcher.close()
+        text_batcher.close()
         uploads.clear()
         workdir.cleanup()
 
@@ -112,7 +127,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if index is not None:
-        _add_library_routes(app, model, index, uploads, stored)
+        _add_library_routes(app, model, index, uploads, stored, text_vectors)
 
     @app.post("/classify")
     def classify(audio: UploadFile = File(...), labels: str = Form(...), top_k: int = Form(3)) -> dict:
@@ -131,13 +146,13 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     def embed_text(query: TextQuery) -> dict:
         if not isinstance(model, AudioTextEmbedder):
             raise HTTPException(400, f"model {model_name} has no text embedding")
-        return {"embeddings": embed_texts(model, query.texts).tolist()}
+        return {"embeddings": text_vectors(query.texts).tolist()}
 
     @app.post("/search")
     def search(query: SearchQuery) -> dict:
         if index is None:
             raise HTTPException(404, "no index loaded (start the server with --index)")
-        hits = index.search_text(model, query.query, query.k)
+        hits = index.search(text_vectors([query.query])[0], query.k, text=query.query)
         return {"query": query.query, "hits": [{"score": h.score, **h.item} for h in hits]}
 
     def generate(audio: UploadFile, instruction: str | None) -> dict:
@@ -162,7 +177,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
 
 
 def _add_library_routes(app: FastAPI, model: Any, index: SearchIndex, uploads: UploadFeatureCache,
-                        stored: Any) -> None:
+                        stored: Any, text_vectors: Callable[[list[str]], np.ndarray]) -> None:
     """Search, browse and play the indexed collection (the page's API)."""
     thumbnails: OrderedDict[tuple[int, int], bytes] = OrderedDict()
 
@@ -178,7 +193,7 @@ def _add_library_routes(app: FastAPI, model: Any, index: SearchIndex, uploads: U
     def search_text(q: str = Query(..., min_length=1, max_length=MAX_TEXT_CHARS),
                     k: int = Query(20, ge=1, le=MAX_K), folder: str | None = Query(None, max_length=1000),
                     tag: str | None = Query(None, max_length=MAX_LABEL_CHARS)) -> dict:
-        return {"query": q, "hits": _hits(index.search_text(model, q, k, folder=folder, tag=tag))}
+        return {"query": q, "hits": _hits(index.search(text_vectors([q])[0], k, text=q, folder=folder, tag=tag))}
 
     @app.post("/api/search/audio")
     def search_audio(audio: UploadFile = File(...), k: int = Form(20, ge=1, le=MAX_K),

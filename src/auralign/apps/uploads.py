@@ -10,19 +10,20 @@ this") is not re-encoded, and the cache can never grow with the number of reques
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import torch
 
 from auralign.apps.limits import LimitError
 from auralign.audio.io import AUDIO_EXTENSIONS, declared_seconds, iter_windows
 from auralign.backbones.base import AudioEncoder
-from auralign.data.feature_cache import CachedClip, WindowPolicy, pad_waveforms
+from auralign.data.feature_cache import CachedClip, WindowPolicy, encode_windows
 from auralign.errors import AudioLoadError
 
 CHUNK = 1 << 20
@@ -58,12 +59,16 @@ class UploadFeatureCache:
     """
 
     def __init__(self, encoder: AudioEncoder, max_entries: int, max_seconds: float,
-                 policy: WindowPolicy | None = None) -> None:
+                 policy: WindowPolicy | None = None,
+                 encode: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None) -> None:
+        """`encode`: windows -> their tokens (default: one encoder call; the server passes its batcher)."""
         self.encoder = encoder
         self.max_entries = max_entries
         self.max_seconds = max_seconds
         self.policy = policy or WindowPolicy()
+        self.encode = encode or partial(encode_windows, encoder)
         self._clips: OrderedDict[str, CachedClip | str] = OrderedDict()
+        self._lock = threading.Lock()  # requests run in a thread pool
 
     def __len__(self) -> int:
         return len(self._clips)
@@ -84,23 +89,25 @@ class UploadFeatureCache:
         return entry
 
     def clear(self) -> None:
-        self._clips.clear()
+        with self._lock:
+            self._clips.clear()
 
     def _lookup(self, path: Path) -> CachedClip | str:
         key = path.stem
-        if key in self._clips:
-            self._clips.move_to_end(key)
-            return self._clips[key]
+        with self._lock:
+            if key in self._clips:
+                self._clips.move_to_end(key)
+                return self._clips[key]
         try:
             entry: CachedClip | str = self._encode(path)
         except AudioLoadError as error:
             entry = error.reason
-        self._clips[key] = entry
-        while len(self._clips) > self.max_entries:
-            self._clips.popitem(last=False)
+        with self._lock:
+            self._clips[key] = entry
+            while len(self._clips) > self.max_entries:
+                self._clips.popitem(last=False)
         return entry
 
-    @torch.inference_mode()
     def _encode(self, path: Path) -> CachedClip:
         declared = declared_seconds(path)
         if declared is not None and declared > self.max_seconds:
@@ -116,12 +123,8 @@ class UploadFeatureCache:
                 raise LimitError(f"audio longer than the server's limit of {self.max_seconds:g} s")
             pending.append(window.samples)
             if len(pending) == ENCODE_BATCH:
-                tokens.extend(self._encode_windows(pending))
+                tokens.extend(self.encode(pending))
                 pending = []
         if pending:
-            tokens.extend(self._encode_windows(pending))
+            tokens.extend(self.encode(pending))
         return CachedClip(tokens=np.concatenate(tokens, axis=0), window_lengths=[len(t) for t in tokens])
-
-    def _encode_windows(self, windows: list[np.ndarray]) -> list[np.ndarray]:
-        out = self.encoder(*pad_waveforms(windows))
-        return [out.tokens[i][out.mask[i]].to(torch.float16).numpy() for i in range(len(windows))]

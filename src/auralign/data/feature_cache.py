@@ -7,10 +7,11 @@ fresh cache instead of serving stale tokens. A clip's key includes its resolved 
 modification time, so an edited file is recomputed. Tokens are stored as fp16 `.npy` files and
 opened memory-mapped; clips that failed to load are remembered with their reason.
 
-Memory stays bounded whatever the clips' lengths: windows are streamed from the decoder into
-batches of at most `batch_size` windows, and only the (small: 19 x 512 fp16 per 10-s window of the
-default encoder) tokens of the clips in flight are held: the clip being decoded and those finished
-since the last batch, which are written out as soon as that batch is encoded. With `max_seconds`, a
+Memory stays bounded whatever the clips' number and lengths: windows are decoded in a worker thread
+(at most one batch ahead, while the encoder runs) into batches of at most `batch_size` windows that
+span clips of similar size (missing clips are taken in order of file size), and only the (small:
+19 x 512 fp16 per 10-s window of the default encoder) tokens of the clips in flight are held: the
+clips being decoded and those finished since the last batch, written out as soon as it is encoded. With `max_seconds`, a
 longer clip fails with "longer than --max-seconds (...)", from its header when it declares a length
 (also when already cached), else while decoding; such a failure belongs to the run, not to the file,
 so it is not remembered. A clip whose tokens are not finite (e.g. a float file at 1e30) fails with
@@ -25,14 +26,15 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from auralign.audio.io import check_duration, check_regular_file, declared_seconds, iter_windows
+from auralign.audio.io import check_duration, check_regular_file, declared_seconds
+from auralign.audio.streaming import stream_clips
 from auralign.backbones.base import AudioEncoder
 from auralign.errors import AudioLoadError, AudioTooLongError
 from auralign.paths import features_dir
@@ -162,17 +164,14 @@ class FeatureCache:
         """Encode every clip not yet cached; returns the (path, reason) of clips that failed, now or in
         an earlier run (a bad file is remembered, so callers must hear about it every time)."""
         # Similar lengths share a batch, so little of each batch is padding.
-        todo = sorted(self.missing(paths), key=_size_or_zero)
+        todo = sorted(self.missing(paths), key=file_size_or_zero)
         pending = set(todo)
         cached = [Path(path) for path in paths if Path(path) not in pending]
         failures = self._remembered_failures(cached)
         failed = {path for path, _ in failures}
         failures += self._too_long([path for path in cached if path not in failed])
         with progress_bar(len(todo), "encoding audio", enabled=progress and bool(todo)) as advance:
-            for start in range(0, len(todo), batch_size):
-                chunk = todo[start:start + batch_size]
-                failures.extend(self._encode_chunk(chunk, batch_size))
-                advance(len(chunk))
+            failures.extend(self._encode_stream(todo, batch_size, advance))
         return failures
 
     def _remembered_failures(self, cached_paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
@@ -191,31 +190,40 @@ class FeatureCache:
                 failures.append((path, error.reason))
         return failures
 
-    def _encode_chunk(self, paths: list[Path], batch_size: int = 16) -> list[tuple[Path, str]]:
-        """Stream the clips' windows through the encoder, `batch_size` windows at a time."""
+    def _encode_stream(self, paths: list[Path], batch_size: int, advance: Callable[[int], None],
+                       ) -> list[tuple[Path, str]]:
+        """Encode the clips' windows `batch_size` at a time (batches span clips) while a worker thread
+        decodes the next ones (`stream_clips`); clips are written out as their last batch is encoded."""
         failures: list[tuple[Path, str]] = []
-        batch = _WindowBatch()
-        done: list[_ClipTokens] = []  # decoded, waiting for their last windows' batch
+        clips: dict[int, _ClipTokens] = {}
+        readable: list[Path] = []
         for path in paths:
             try:
-                clip = _ClipTokens(path, clip_key(path))
+                clips[len(readable)] = _ClipTokens(path, clip_key(path))
+                readable.append(path)
             except OSError as error:
                 failures.append((path, _unreadable_reason(path, error)))
+                advance(1)
+        batch = _WindowBatch()
+        done: list[_ClipTokens] = []  # decoded, waiting for their last windows' batch
+        for event in stream_clips(readable, self.encoder.sample_rate, window_seconds=self.policy.window_seconds,
+                                  hop_seconds=self.policy.hop_seconds, max_seconds=self.max_seconds,
+                                  depth=batch_size):
+            if event.samples is not None:
+                batch.add(clips[event.position], event.samples)
+                if len(batch.samples) >= batch_size:
+                    self._encode_batch(batch)
+                    failures.extend(self._store_done(done))
                 continue
-            try:
-                for window in iter_windows(path, self.encoder.sample_rate, window_seconds=self.policy.window_seconds,
-                                           hop_seconds=self.policy.hop_seconds, max_seconds=self.max_seconds):
-                    batch.add(clip, window.samples)
-                    if len(batch.samples) >= batch_size:
-                        self._encode_batch(batch)
-                        failures.extend(self._store_done(done))
-            except AudioLoadError as error:
+            clip = clips.pop(event.position)
+            if event.error is None:
+                done.append(clip)
+            else:
                 batch.drop(clip)
-                failures.append((path, error.reason))
-                if not isinstance(error, AudioTooLongError):
-                    self._append_index({"key": clip.key, "error": error.reason})
-                continue
-            done.append(clip)
+                failures.append((clip.path, event.error.reason))
+                if not isinstance(event.error, AudioTooLongError):
+                    self._append_index({"key": clip.key, "error": event.error.reason})
+            advance(1)
         self._encode_batch(batch)
         failures.extend(self._store_done(done))
         return failures
@@ -237,12 +245,8 @@ class FeatureCache:
             clip.tokens.append(tokens)
         batch.clear()
 
-    @torch.inference_mode()
     def _encode_windows(self, windows: list[np.ndarray]) -> list[np.ndarray]:
-        if not windows:
-            return []
-        out = self.encoder(*pad_waveforms(windows))
-        return [out.tokens[i][out.mask[i]].to(torch.float16).numpy() for i in range(len(windows))]
+        return encode_windows(self.encoder, windows)
 
     def _store(self, path: Path, window_tokens: list[np.ndarray]) -> None:
         key = clip_key(path)
@@ -294,11 +298,20 @@ def _printable(path: str | Path) -> str:
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _size_or_zero(path: Path) -> int:
+def file_size_or_zero(path: str | Path) -> int:
     try:
-        return path.stat().st_size
+        return Path(path).stat().st_size
     except OSError:
         return 0
+
+
+@torch.inference_mode()
+def encode_windows(encoder: AudioEncoder, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One encoder call over sample windows -> each window's real frame tokens, (T_i, D) fp16."""
+    if not windows:
+        return []
+    out = encoder(*pad_waveforms(windows))
+    return [out.tokens[i][out.mask[i]].to(torch.float16).numpy() for i in range(len(windows))]
 
 
 def pad_tokens(windows: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from auralign.audio.io import iter_windows
+from auralign.audio.streaming import stream_clips
 from auralign.backbones.base import AudioEncoder
-from auralign.data.feature_cache import FeatureCache, pad_tokens, pad_waveforms
+from auralign.data.feature_cache import FeatureCache, file_size_or_zero, pad_tokens, pad_waveforms
 from auralign.errors import AudioLoadError
 from auralign.models.base import AudioTextEmbedder
 from auralign.progress import progress_bar
@@ -124,35 +124,43 @@ def encoder_clip_embeddings(encoder: AudioEncoder, paths: Sequence[str | Path], 
                             batch_size: int = 16, max_seconds: float | None = None) -> ClipEmbeddings:
     """The audio encoder's own pooled vector per clip (mean over its windows), no model head.
 
-    Windows are streamed from the decoder `batch_size` at a time into a running sum, so memory does not
-    grow with the clip's length. A clip longer than `max_seconds` is a failure (see `iter_windows`)."""
-    vectors: list[np.ndarray] = []
-    index: list[int] = []
-    failures: list[tuple[Path, str]] = []
-    with progress_bar(len(paths), "embedding") as advance:
-        for position, path in enumerate(paths):
-            try:
-                vectors.append(_streamed_mean(encoder, path, window_seconds, batch_size, max_seconds))
-                index.append(position)
-            except AudioLoadError as error:
-                failures.append((Path(path), error.reason))
-            advance(1)
-    stacked = np.stack(vectors) if vectors else np.zeros((0, encoder.dim), dtype=np.float32)
-    return _without_non_finite(ClipEmbeddings(vectors=stacked, index=index, failures=failures), paths)
-
-
-def _streamed_mean(encoder: AudioEncoder, path: str | Path, window_seconds: float, batch_size: int,
-                   max_seconds: float | None) -> np.ndarray:
-    total = torch.zeros(encoder.dim, dtype=torch.float64)
-    count = 0
+    Files are taken in order of size, so a batch holds windows of similar length, and their windows are
+    decoded in a worker thread (`stream_clips`) into batches of `batch_size` that span files; each clip
+    keeps only a running sum. Memory is bounded by a few batches of windows, whatever the clips' number
+    or length. A clip longer than `max_seconds` is a failure (see `iter_windows`)."""
+    order = sorted(range(len(paths)), key=lambda i: file_size_or_zero(paths[i]))
+    total = torch.zeros(len(paths), encoder.dim, dtype=torch.float64)
+    count = torch.zeros(len(paths), dtype=torch.long)
+    errors: dict[int, str] = {}
     batch: list[np.ndarray] = []
-    windows = iter_windows(path, encoder.sample_rate, window_seconds=window_seconds, max_seconds=max_seconds)
-    for window in windows:
-        batch.append(window.samples)
-        if len(batch) == batch_size:
-            total += encoder(*pad_waveforms(batch)).pooled.double().sum(0)
-            count, batch = count + len(batch), []
-    if batch:
-        total += encoder(*pad_waveforms(batch)).pooled.double().sum(0)
-        count += len(batch)
-    return (total / count).float().numpy()
+    owners: list[int] = []
+
+    def flush() -> None:
+        pooled = encoder(*pad_waveforms(batch)).pooled.double()
+        keep = [row for row, owner in enumerate(owners) if owner not in errors]
+        rows = torch.tensor([owners[row] for row in keep], dtype=torch.long)
+        total.index_add_(0, rows, pooled[keep])
+        count.index_add_(0, rows, torch.ones(len(keep), dtype=torch.long))
+        batch.clear()
+        owners.clear()
+
+    with progress_bar(len(paths), "embedding") as advance:
+        for event in stream_clips([paths[i] for i in order], encoder.sample_rate, window_seconds=window_seconds,
+                                  max_seconds=max_seconds, depth=batch_size):
+            position = order[event.position]
+            if event.samples is not None:
+                batch.append(event.samples)
+                owners.append(position)
+                if len(batch) == batch_size:
+                    flush()
+            else:
+                if event.error is not None:
+                    errors[position] = event.error.reason
+                advance(1)
+        if batch:
+            flush()
+    index = [i for i in range(len(paths)) if i not in errors]  # no window at all: NaN, a failure below
+    vectors = (total[index] / count[index].unsqueeze(1)).float().numpy() if index else \
+        np.zeros((0, encoder.dim), dtype=np.float32)
+    failures = [(Path(paths[i]), errors[i]) for i in sorted(errors)]
+    return _without_non_finite(ClipEmbeddings(vectors=vectors, index=index, failures=failures), paths)
