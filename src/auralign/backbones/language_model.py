@@ -163,11 +163,24 @@ class HFLanguageModel(LanguageModel):
         chat_template: bool = True,
     ) -> list[str]:
         """Decoding from embeddings with the model's KV cache (HF `generate`); see `Decoding`."""
+        new_tokens = self.generate_ids(prefix_embeds, prompts, decoding, chat_template)
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [text.strip() for text in texts]
+
+    @torch.no_grad()
+    def generate_ids(
+        self,
+        prefix_embeds: Tensor | None,
+        prompts: list[str],
+        decoding: Decoding | None = None,
+        chat_template: bool = True,
+    ) -> Tensor:
+        """(B, new tokens) ids of `generate`, before detokenisation (padded with the pad id)."""
         decoding = decoding or Decoding()
         inputs = self._pad(self._rows(prefix_embeds, prompts, None, chat_template), side="left")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(decoding.seed)
-            new_tokens = self.model.generate(
+            return self.model.generate(
                 inputs_embeds=inputs.inputs_embeds,
                 attention_mask=inputs.attention_mask,
                 max_new_tokens=decoding.max_new_tokens,
@@ -182,8 +195,6 @@ class HFLanguageModel(LanguageModel):
                 pad_token_id=self.pad_token_id,
                 eos_token_id=self.eos_token_id,
             )
-        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [text.strip() for text in texts]
 
     @torch.no_grad()
     def score_candidates(

@@ -6,14 +6,13 @@ mapper + LoRA with fresh Gaussian noise on every step. No audio is read while tr
 only touched before it, to set the noise level by the paper's rule when the run's `noise_std` is not
 given (30 paired clips), and by the optional validation (zero-shot accuracy on a few val clips).
 
-Rows come from a JSONL corpus (`{"text", "instruction", "answer", "task"}`, as MATS Table S8), or,
-without one, are derived from a labelled manifest's captions (-> label, classification) and caption
-CSVs (-> caption, captioning).
+Rows come from a JSONL corpus (`{"text", "instruction", "answer", "task"}`, as MATS Table S8), from a
+labelled manifest's captions (-> label, classification) and from caption CSVs (-> caption,
+captioning); whichever the data config names are used together.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import random
@@ -25,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
+from auralign.data.captions import read_captions
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import texts_of
@@ -48,10 +48,10 @@ class TextRow:
 
 @dataclass
 class MatsDataConfig:
-    text_corpus: str = ""  # JSONL of {"text", "instruction", "answer", "task"}; "" = derive rows below
-    label_manifest: str = ""  # fallback: a manifest whose captions -> labels become classification rows
+    text_corpus: str = ""  # JSONL of {"text", "instruction", "answer", "task"}; rows of all three sources add up
+    label_manifest: str = ""  # a manifest whose captions -> labels become classification rows
     label_split: str = "train"
-    caption_files: list[str] = field(default_factory=list)  # fallback: AudioCaps/Clotho caption CSVs
+    caption_files: list[str] = field(default_factory=list)  # AudioCaps/Clotho caption CSVs -> captioning rows
     max_caption_rows: int | None = None
     tasks: list[str] | None = None  # keep only these corpus tasks
     splits: list[str] | None = None  # keep only these corpus splits (rows with a "split" field)
@@ -113,24 +113,20 @@ def label_rows(manifest_rows: list[ManifestRow]) -> list[TextRow]:
 
 def caption_rows(csv_path: str | Path) -> list[TextRow]:
     """Captions of an AudioCaps (`caption`) or Clotho (`caption_1..5`) CSV -> captioning rows."""
-    with open(csv_path, newline="") as handle:
-        records = list(csv.DictReader(handle))
-    captions = [value.strip() for record in records for key, value in record.items()
-                if key and key.startswith("caption") and value and value.strip()]
-    return [TextRow(caption, CAPTION_INSTRUCTION, caption, "cap") for caption in captions]
+    return [TextRow(caption, CAPTION_INSTRUCTION, caption, "cap") for caption in read_captions(csv_path)]
 
 
 def training_rows(data: MatsDataConfig, seed: int) -> list[TextRow]:
-    if data.text_corpus:
-        rows = read_text_corpus(data.text_corpus, data.tasks, data.splits)
-    else:
-        rows = label_rows(read_manifest(data.label_manifest, data.label_split)) if data.label_manifest else []
-        captions = [row for path in data.caption_files for row in caption_rows(path)]
-        if data.max_caption_rows is not None:
-            captions = random.Random(seed).sample(captions, min(len(captions), data.max_caption_rows))
-        rows += captions
+    """The corpus rows, the label rows and the caption rows the data config names, together."""
+    rows = read_text_corpus(data.text_corpus, data.tasks, data.splits) if data.text_corpus else []
+    if data.label_manifest:
+        rows += label_rows(read_manifest(data.label_manifest, data.label_split))
+    captions = [row for path in data.caption_files for row in caption_rows(path)]
+    if data.max_caption_rows is not None:
+        captions = random.Random(seed).sample(captions, min(len(captions), data.max_caption_rows))
+    rows += captions
     if not rows:
-        raise AuralignError("no training text: set data.text_corpus, or data.label_manifest / data.caption_files")
+        raise AuralignError("no training text: set data.text_corpus, data.label_manifest or data.caption_files")
     if data.exclude_labels_manifest:
         rows = without_answers(rows, label_vocabulary(read_manifest(data.exclude_labels_manifest,
                                                                     data.exclude_labels_split)))
