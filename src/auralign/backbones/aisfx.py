@@ -6,13 +6,18 @@ hop 1024 / 44.1 kHz). The package's clip embedding is the max of those tokens ov
 Module names match the original checkpoint so its weights load without renaming.
 
 `AisfxEncoder` wraps the network with the Essentia-matched front end
-(`auralign.audio.frontend.EssentiaMelFrontend`) as auralign's default `AudioEncoder`.
+(`auralign.audio.frontend.EssentiaMelFrontend`) as auralign's default `AudioEncoder`. At inference it
+runs the network through the fast path of `auralign.backbones.aisfx_fast` (BatchNorm folded, ONNX
+Runtime; exact, on by default); `AURALIGN_ENCODER=eager` or `use_precision(None)` keeps the reference
+eager network.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -22,8 +27,9 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from auralign.audio.frontend import EssentiaMelFrontend
+from auralign.backbones.aisfx_fast import PRECISIONS, TokenFn, fast_network
 from auralign.backbones.base import AudioEncoder, EncoderOutput, masked_max
-from auralign.errors import CheckpointError
+from auralign.errors import AuralignError, CheckpointError
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,27 @@ class AisfxEncoder(AudioEncoder):
         self.net = AisfxNet(self.config)
         self.requires_grad_(False)
         self.eval()
+        self.precision: str | None = None if os.environ.get("AURALIGN_ENCODER") == "eager" else "fp32"
+        self._fast: TokenFn | None = None
+        self._fast_lock = threading.Lock()
+
+    def use_precision(self, precision: str | None) -> AisfxEncoder:
+        """"fp32" (the default: folded + ONNX Runtime, exact), "bf16" or "int8" (faster, not exact: see
+        docs/performance.md), or None (the eager reference network). Built on the next forward."""
+        if precision is not None and precision not in PRECISIONS:
+            raise AuralignError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        with self._fast_lock:
+            self.precision, self._fast = precision, None
+        return self
+
+    def _network(self) -> TokenFn:
+        """The network to run: the fast path when a precision is set and no gradient is wanted."""
+        if self.precision is None or torch.is_grad_enabled():
+            return self.net
+        with self._fast_lock:
+            if self._fast is None:
+                self._fast = fast_network(self.net, self._weights_fingerprint(), self.config.n_mels, self.precision)
+            return self._fast
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> AisfxEncoder:
@@ -166,18 +193,27 @@ class AisfxEncoder(AudioEncoder):
         self.net.eval()
         return self
 
-    def forward(self, waveforms: Tensor, lengths: Tensor | None = None) -> EncoderOutput:
+    def spectrogram(self, waveforms: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The network's input: log-mel (B, frames, mels), padded to `min_frames`, and frame lengths (B,)."""
         spec, frame_lengths = self.frontend(waveforms, lengths)
         min_frames = max(self.config.min_frames, self.config.frames_per_token)
         if spec.shape[1] < min_frames:
             spec = F.pad(spec, (0, 0, 0, min_frames - spec.shape[1]), value=self.frontend.silence_value)
-        frame_lengths = frame_lengths.clamp_min(min_frames)
-        tokens = self.net(spec, frame_lengths)
+        return spec, frame_lengths.clamp_min(min_frames)
+
+    def forward(self, waveforms: Tensor, lengths: Tensor | None = None) -> EncoderOutput:
+        spec, frame_lengths = self.spectrogram(waveforms, lengths)
+        tokens = self._network()(spec, frame_lengths)
         token_lengths = torch.div(frame_lengths, self.config.frames_per_token, rounding_mode="floor")
         mask = torch.arange(tokens.shape[1], device=tokens.device) < token_lengths[:, None]
         return EncoderOutput(tokens=tokens, mask=mask, pooled=masked_max(tokens, mask))
 
     def fingerprint(self) -> str:
+        """Weights + front end; an inexact precision (bf16, int8) is part of it, so caches keep apart."""
+        suffix = f"-{self.precision}" if self.precision not in (None, "fp32") else ""
+        return self._weights_fingerprint() + suffix
+
+    def _weights_fingerprint(self) -> str:
         digest = hashlib.sha256(self.frontend.config_string().encode())
         digest.update(json.dumps(self.config.to_dict(), sort_keys=True).encode())
         for name, tensor in sorted(self.net.state_dict().items()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -27,6 +28,18 @@ from auralign.cli.common import (
     user_errors,
 )
 from auralign.errors import AuralignError
+
+PRECISION = typer.Option("fp32", help="Audio encoder precision: fp32 (exact), or the opt-in bf16 / int8 "
+                         "(not exact, and slower on CPUs without bf16/VNNI units: docs/performance.md).")
+
+
+def with_precision(encoder: Any, precision: str) -> Any:
+    """Set the aiSFX encoder's precision; other encoders only run fp32."""
+    if hasattr(encoder, "use_precision"):
+        return encoder.use_precision(precision)
+    if precision != "fp32":
+        raise AuralignError(f"--precision {precision} needs the aiSFX audio encoder")
+    return encoder
 
 
 def report_failures(failures: list[tuple[Path, str]], n_ok: int, strict: bool) -> None:
@@ -64,15 +77,16 @@ def embed(
     strict: bool = typer.Option(False, help="Exit non-zero if any file fails."),
     force: bool = FORCE,
     max_seconds: float | None = MAX_SECONDS,
+    precision: str = PRECISION,
 ) -> None:
     """Audio embeddings of files and folders."""
-    _embed(inputs, model, out, as_json, window_seconds, strict, force, max_seconds)
+    _embed(inputs, model, out, as_json, window_seconds, strict, force, max_seconds, precision)
 
 
 @user_errors
 def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json: bool,
            window_seconds: float, strict: bool, force: bool = False,
-           max_seconds: float | None = None) -> None:
+           max_seconds: float | None = None, precision: str = "fp32") -> None:
     from auralign.evaluation.embedding import embed_clips, encoder_clip_embeddings
 
     bound_heap_growth()
@@ -82,13 +96,14 @@ def _embed(inputs: list[Path], model_name: str | None, out: Path | None, as_json
     if model_name is None:
         from auralign.backbones.factory import load_audio_encoder
 
-        result = encoder_clip_embeddings(load_audio_encoder(), files, window_seconds=window_seconds,
-                                         max_seconds=max_seconds)
+        result = encoder_clip_embeddings(with_precision(load_audio_encoder(), precision), files,
+                                         window_seconds=window_seconds, max_seconds=max_seconds)
     else:
         from auralign.data.feature_cache import FeatureCache, WindowPolicy
         from auralign.models.factory import load_model
 
         model = load_model(model_name)
+        with_precision(model.audio_encoder, precision)
         with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
             cache = FeatureCache(model.audio_encoder, root=tmp, policy=WindowPolicy(window_seconds),
                                  max_seconds=max_seconds)
@@ -163,15 +178,16 @@ def classify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     strict: bool = typer.Option(False, help="Exit non-zero if any file fails."),
     max_seconds: float | None = MAX_SECONDS,
+    precision: str = PRECISION,
 ) -> None:
     """Zero-shot classification of sounds among free-text labels."""
-    _classify(inputs, labels, labels_file, model, top_k, template, as_json, strict, max_seconds)
+    _classify(inputs, labels, labels_file, model, top_k, template, as_json, strict, max_seconds, precision)
 
 
 @user_errors
 def _classify(inputs: list[Path], labels: str | None, labels_file: Path | None, model_name: str, top_k: int,
               templates: list[str] | None, as_json: bool, strict: bool,
-              max_seconds: float | None = None) -> None:
+              max_seconds: float | None = None, precision: str = "fp32") -> None:
     from auralign.data.feature_cache import FeatureCache
     from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, classify_files
     from auralign.models.factory import load_model
@@ -180,6 +196,7 @@ def _classify(inputs: list[Path], labels: str | None, labels_file: Path | None, 
     names = _parse_labels(labels, labels_file)
     files = _inputs(inputs)
     model = load_model(model_name)
+    with_precision(model.audio_encoder, precision)
     with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
         cache = FeatureCache(model.audio_encoder, root=tmp, max_seconds=max_seconds)
         result = classify_files(model, files, names, templates or DEFAULT_TEMPLATES, top_k=top_k, cache=cache)

@@ -13,6 +13,7 @@ from auralign.cli import (
     data_cmd,
     demo_cmd,
     eval_cmd,
+    export_cmd,
     generate_cmds,
     index_cmd,
     mats_cmd,
@@ -35,6 +36,7 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(export_cmd.app, name="export")
 app.add_typer(train_cmd.app, name="train")
 app.command("embed")(audio_cmds.embed)
 app.command("embed-text")(audio_cmds.embed_text)
