@@ -263,10 +263,13 @@ def collect_rows(source: str, report: BuildReport, log: Callable[[str], None]) -
 
 
 def _llm_generate() -> Callable[[list[str]], list[str]]:
+    from dataclasses import replace
+
+    from auralign.backbones.base import GREEDY
     from auralign.backbones.factory import load_language_model
 
     model = load_language_model()
-    return lambda prompts: model.generate(None, prompts, max_new_tokens=40)
+    return lambda prompts: model.generate(None, prompts, replace(GREEDY, max_new_tokens=40))
 
 
 def build_corpus(out: Path, sources: Sequence[str] | None = None, *, seed: int = 0, llm_budget: float = 600.0,
