@@ -134,7 +134,7 @@ def bag_of_words(texts: list[str]) -> np.ndarray:
 
 def test_label_scores_count_captions_that_name_their_label() -> None:
     matcher = LabelMatcher(bag_of_words, ["dog", "rain", "bird"])
-    scores = label_scores(matcher, ["a dog barks loudly", "birds sing", "rain falls"], ["dog", "bird", "rain"],
+    scores = label_scores(matcher, ["a dog barks loudly", "a dog barks", "rain falls"], ["dog", "bird", "rain"],
                           threshold=0.3)
-    assert scores["label_accuracy"] == pytest.approx(2 / 3)  # "birds sing" shares no word with "bird"
+    assert scores["label_accuracy"] == pytest.approx(2 / 3)  # the bird clip's caption names a dog
     assert scores["label_recall"] == pytest.approx(2 / 3)
