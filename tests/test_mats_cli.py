@@ -9,7 +9,8 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from auralign.cli.mats_cmd import app, santa_panels
+from auralign.cli.mats_cmd import app
+from auralign.evaluation.santa_figure import santa_panels
 from auralign.models.mats import MatsModel
 from data_factory import tone
 from test_mats import TEXTS, folders, tiny_config  # noqa: F401  (folders is a fixture)
