@@ -102,16 +102,11 @@ def train_variant(name: str, output_dir: Path, common: list[str], collat_extra: 
     if (final / "model.safetensors").is_file():
         return final
     overrides = [*common, *extra, f"train.output_dir={output_dir}"]
+    from auralign.training.recipe import load_run_config, run
+
     start = time.monotonic()
-    if method == "collat":
-        from auralign.cli.collat_cmd import train
-
-        train([*overrides, *collat_extra], None, resume=True)
-    else:
-        from auralign.training.clap import ClapRunConfig, train_clap
-        from auralign.training.config import load_config
-
-        train_clap(load_config(ClapRunConfig, None, [*overrides, *clap_extra]), resume=True)
+    run(load_run_config(method, None, [*overrides, *(collat_extra if method == "collat" else clap_extra)]),
+        resume=True)
     (output_dir / "train_seconds.json").write_text(json.dumps({"seconds": time.monotonic() - start}) + "\n")
     return final
 

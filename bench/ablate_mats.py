@@ -34,9 +34,9 @@ from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.evaluation.embedding import per_clip_mean
 from auralign.evaluation.qa_metrics import match_to_labels
+from auralign.evaluation.validation import spread_sample
 from auralign.models.factory import load_model
 from auralign.models.mats import MatsModel
-from auralign.training.mats import spread_sample
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,12 @@ import json
 import time
 from pathlib import Path
 
-from auralign.config import load_config
-from auralign.data.corpus.splits import restrict_training_labels
+from auralign.corpus.splits import restrict_training_labels
 from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest, write_manifest
 from auralign.evaluation.zeroshot import evaluate_zeroshot
 from auralign.models.factory import load_model
-from auralign.training.clap import ClapRunConfig, train_clap
+from auralign.training.recipe import load_run_config, run
 
 CLAP_SETTINGS = ["model.audio_layers=1", "train.batch_size=64", "train.lr=1e-3", "train.warmup_steps=100",
                  "train.eval_every=0", "train.log_every=25"]
@@ -47,7 +46,7 @@ def train(manifest: Path, folder: Path, steps: int, extra: list[str]) -> tuple[P
         started = time.monotonic()
         overrides = [f"data.manifest={manifest}", f"train.output_dir={folder}", f"train.max_steps={steps}",
                      f"train.save_every={max(steps // 4, 1)}", *CLAP_SETTINGS, *extra]
-        train_clap(load_config(ClapRunConfig, None, overrides), resume=True)
+        run(load_run_config("clap", None, overrides), resume=True)
         timing.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1)}) + "\n")
     return final, json.loads(timing.read_text())["seconds"]
 

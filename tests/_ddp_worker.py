@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from auralign.models.contrastive import LogitScale, contrastive_loss
+from auralign.models.losses import LogitScale, contrastive_loss
 from auralign.training.config import TrainConfig
 from auralign.training.trainer import Trainer
 

@@ -1,9 +1,13 @@
 """Shared pytest options: `--runslow` (or AURALIGN_SLOW=1) enables tests marked slow; tests marked
-`backbones` are skipped, not failed, when the real packaged backbones have not been fetched."""
+`backbones` are skipped, not failed, when the real packaged backbones have not been fetched.
+
+`tiny_backbones`: random tiny backbone folders (aisfx, bert, llama, gpt2; builders in backbone_factory.py),
+written once per session. Tests must not write into them."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +26,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="slow: use --runslow or AURALIGN_SLOW=1"))
         if "backbones" in item.keywords and not all_fetched:
             item.add_marker(pytest.mark.skip(reason="backbones not fetched: run `auralign models fetch`"))
+
+
+@pytest.fixture(scope="session")
+def tiny_backbones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from backbone_factory import make_tiny_aisfx, make_tiny_bert, make_tiny_gpt2, make_tiny_llama
+
+    root = tmp_path_factory.mktemp("tiny-backbones")
+    return {"aisfx": make_tiny_aisfx(root / "aisfx"), "bert": make_tiny_bert(root / "bert"),
+            "llama": make_tiny_llama(root / "llama"), "gpt2": make_tiny_gpt2(root / "gpt2")}

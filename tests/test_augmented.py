@@ -87,7 +87,7 @@ def test_pairs_draw_the_original_and_its_variants_reproducibly(tmp_path: Path, c
 @pytest.mark.parametrize("variants", [1, 2])
 def test_training_pairs_follow_the_data_config(tmp_path: Path, cache, monkeypatch, variants: int) -> None:  # noqa: F811
     from auralign.data import augmented
-    from auralign.training.clap import DataConfig, training_pairs
+    from auralign.training.data import DataConfig, training_pairs
 
     monkeypatch.setattr(augmented, "augmented_root", lambda: tmp_path / "aug")
     rows = make_rows(tmp_path / "clips", 2)

@@ -9,14 +9,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auralign.models.collat_losses import (
+from auralign.models.losses import (
+    contrastive_loss,
     cross_global_loss,
     cross_token_loss,
     greedy_match,
+    positives_from_labels,
     reorder,
     uni_token_loss,
 )
-from auralign.models.contrastive import contrastive_loss, positives_from_labels
 
 
 def brute_force_match(predicted: torch.Tensor, target: torch.Tensor, target_mask: torch.Tensor,

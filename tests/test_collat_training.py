@@ -12,17 +12,16 @@ import torch
 from safetensors import safe_open
 from typer.testing import CliRunner
 
+from auralign.audio.io import load_audio
 from auralign.backbones.factory import clear_backbone_cache
 from auralign.cli.collat_cmd import app
 from auralign.data.manifest import ManifestRow, write_manifest
 from auralign.errors import AuralignError
 from auralign.models.collat import CollatConfig, CollatModel
 from auralign.models.factory import load_model
-from auralign.training.collat import CaptionTable, CollatRunConfig, template_captions, train_collat
-from auralign.training.config import load_config
+from auralign.training.collat import CaptionTable, template_captions
+from auralign.training.recipe import load_run_config, run
 from data_factory import tone
-from test_factory import make_tiny_aisfx
-from test_text_encoder import make_tiny_bert
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,10 +33,9 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def backbones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def backbones(tiny_backbones: dict[str, Path]) -> dict[str, str]:
     clear_backbone_cache()
-    root = tmp_path_factory.mktemp("collat-train-backbones")
-    return {"audio_encoder": str(make_tiny_aisfx(root / "aisfx")), "text_encoder": str(make_tiny_bert(root / "bert"))}
+    return {"audio_encoder": str(tiny_backbones["aisfx"]), "text_encoder": str(tiny_backbones["bert"])}
 
 
 def tiny_model(backbones: dict[str, str], num_tokens: int = 10) -> CollatModel:
@@ -86,7 +84,7 @@ def test_short_training_run_and_token_export(backbones: dict[str, str], tmp_path
                  f"model.text_encoder={backbones['text_encoder']}", "model.num_tokens=12", "model.blocks=1",
                  "model.width=16", "model.heads=2", "model.ffn_hidden=16", "train.max_steps=3",
                  "train.batch_size=2", "train.log_every=1", f"train.output_dir={tmp_path / 'run'}"]
-    final = train_collat(load_config(CollatRunConfig, None, overrides))
+    final = run(load_run_config("collat", None, overrides))
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     train_rows = [row for row in log if row["kind"] == "train"]
     assert len(train_rows) == 3 and all({"cross_token", "cross_global", "uni_token"} <= set(r) for r in train_rows)
@@ -105,7 +103,8 @@ def test_short_training_run_and_token_export(backbones: dict[str, str], tmp_path
     assert tokens.shape == (1, 12, 32)
     assert metadata["text_encoder"] == backbones["text_encoder"]
     with torch.inference_mode():
-        waveform = torch.from_numpy(tone(2.5, 44100, frequency=200.0)[:, 0])[None]
+        samples = load_audio(tmp_path / "data" / "single0.wav", model.audio_encoder.sample_rate)
+        waveform = torch.from_numpy(samples)[None]
         encoded = model.audio_encoder(waveform)
         expected = model.audio_text_tokens(encoded.tokens, encoded.mask)
     torch.testing.assert_close(tokens, expected, atol=1e-4, rtol=1e-4)

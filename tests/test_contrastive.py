@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auralign.models.contrastive import LogitScale, contrastive_loss, positives_from_labels
+from auralign.models.losses import LogitScale, contrastive_loss, positives_from_labels
 
 
 def test_identical_orthonormal_pairs() -> None:

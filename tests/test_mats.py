@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from auralign.backbones.base import GREEDY, Decoding
 from auralign.data.manifest import ManifestRow
+from auralign.data.text_rows import TextRow, read_text_corpus
 from auralign.errors import AuralignError
 from auralign.models.clap import ClapConfig, ClapModel
 from auralign.models.factory import load_model
@@ -23,34 +24,25 @@ from auralign.training.config import TrainConfig
 from auralign.training.mats import (
     MatsDataConfig,
     MatsRunConfig,
-    TextRow,
     cap_per_task,
     caption_rows,
     label_rows,
     load_mapper_weights,
-    read_text_corpus,
-    spread_sample,
-    train_mats,
-    val_accuracy_fn,
     without_answers,
 )
-from test_factory import make_tiny_aisfx
-from test_language_model import make_tiny_llama
-from test_text_encoder import make_tiny_bert
+from auralign.training.recipe import run
 
 TEXTS = ["a dog barks", "a cat meows", "rain falls on the roof", "a loud car engine", "a bird sings",
          "the dog barks loud", "a puppy barking", "stock market news"]
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("mats")
-    clap_config = ClapConfig(audio_encoder=str(make_tiny_aisfx(root / "aisfx")),
-                             text_encoder=str(make_tiny_bert(root / "bert")), embed_dim=16, audio_layers=0,
-                             projection_hidden=0)
+def folders(tiny_backbones: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    clap_config = ClapConfig(audio_encoder=str(tiny_backbones["aisfx"]), text_encoder=str(tiny_backbones["bert"]),
+                             embed_dim=16, audio_layers=0, projection_hidden=0)
     torch.manual_seed(0)
-    clap_folder = ClapModel(clap_config).save_pretrained(root / "clap")
-    return {"clap": clap_folder, "llama": make_tiny_llama(root / "llama")}
+    clap_folder = ClapModel(clap_config).save_pretrained(tmp_path_factory.mktemp("mats") / "clap")
+    return {"clap": clap_folder, "llama": tiny_backbones["llama"]}
 
 
 def tiny_config(folders: dict[str, Path], **overrides) -> MatsConfig:
@@ -151,7 +143,7 @@ def test_checkpoint_holds_mapper_lora_and_memory_and_reloads_by_path(model: Mats
     assert isinstance(reloaded, MatsModel)
     torch.testing.assert_close(reloaded.santa.memory, model.santa.memory.half().float())
     model.eval()
-    model.load_trainable(load_file(str(folder / "model.safetensors")))  # same fp16-rounded weights
+    model.load_weights(folder)  # same fp16-rounded weights
     tokens, mask = audio_tokens(model)
     assert reloaded.generate(tokens, mask, decoding=Decoding(max_new_tokens=4)) == model.generate(
         tokens, mask, decoding=Decoding(max_new_tokens=4))
@@ -199,10 +191,10 @@ def test_training_reads_no_audio(folders: dict[str, Path], tmp_path: Path, monke
     corpus.write_text("".join(json.dumps({"text": t, "instruction": "What sound is this?", "answer": t.split()[-1],
                                           "task": "cls"}) + "\n" for t in TEXTS))
     config = MatsRunConfig(model=tiny_config(folders, santa=SantaConfig(memory_size=100, clusters=3)),
-                           data=MatsDataConfig(text_corpus=str(corpus)), noise_std=0.05,
+                           data=MatsDataConfig(text_corpus=str(corpus)),
                            train=TrainConfig(output_dir=str(tmp_path / "run"), max_steps=3, batch_size=2,
                                              lr=1e-3, save_every=2, log_every=1))
-    final = train_mats(config)
+    final = run(config)
     reloaded = load_model(final)
     assert reloaded.santa.memory.shape == (100, 16) and bool(reloaded.santa.built)
     assert reloaded.config.noise_std == pytest.approx(0.05)
@@ -216,19 +208,20 @@ def test_a_run_can_start_from_an_earlier_runs_mapper_and_then_train_lora(folders
     corpus.write_text("".join(json.dumps({"text": t, "instruction": "Classify events in the audio clip.",
                                           "answer": t.split()[-1], "task": "cls"}) + "\n" for t in TEXTS))
 
-    def run(name: str, **overrides) -> MatsRunConfig:
+    def stage(name: str, **overrides) -> MatsRunConfig:
         lora_rank = overrides.pop("lora_rank", 8)
-        return MatsRunConfig(model=tiny_config(folders, lora_rank=lora_rank), data=MatsDataConfig(text_corpus=str(corpus)),
-                             noise_std=0.0, train=TrainConfig(output_dir=str(tmp_path / name), max_steps=2,
-                                                              batch_size=2, lr=1e-2, save_every=2), **overrides)
+        return MatsRunConfig(model=tiny_config(folders, lora_rank=lora_rank, noise_std=0.0),
+                             data=MatsDataConfig(text_corpus=str(corpus)),
+                             train=TrainConfig(output_dir=str(tmp_path / name), max_steps=2, batch_size=2, lr=1e-2,
+                                               save_every=2), **overrides)
 
-    warm = train_mats(run("warm", lora_rank=0))
+    warm = run(stage("warm", lora_rank=0))
     warm_mapper = {k: v for k, v in load_file(str(warm / "model.safetensors")).items() if k.startswith("mapper.")}
     started = MatsModel(tiny_config(folders))
     load_mapper_weights(started, warm)
     assert all(torch.equal(started.state_dict()[k], v) for k, v in warm_mapper.items())
 
-    final = train_mats(run("lora", init_mapper_from=str(warm)))
+    final = run(stage("lora", init_mapper_from=str(warm)))
     state = load_file(str(final / "model.safetensors"))
     assert any("lora_" in name for name in state)
     assert any(not torch.equal(state[k], v) for k, v in warm_mapper.items())  # the mapper kept training
@@ -248,8 +241,19 @@ def test_run_config_defaults_to_the_noise_rule_even_with_model_overrides() -> No
     from auralign.training.config import load_config
 
     config = load_config(MatsRunConfig, None, ["model.prefix_length=3", "data.sigma_manifest=m.jsonl"])
-    assert config.noise_std is None and config.model.prefix_length == 3
-    assert load_config(MatsRunConfig, None, ["noise_std=0"]).noise_std == 0.0
+    assert config.model.noise_std is None and config.model.prefix_length == 3
+    assert load_config(MatsRunConfig, None, ["model.noise_std=0"]).model.noise_std == 0.0
+    with pytest.raises(AuralignError, match="noise_std"):  # the run-level key is gone: one place for the noise
+        load_config(MatsRunConfig, None, ["noise_std=0"])
+
+
+def test_the_noise_rule_needs_its_manifest(folders: dict[str, Path], tmp_path: Path) -> None:
+    from auralign.training.mats import prepare_model
+
+    config = MatsRunConfig(model=tiny_config(folders, noise_std=None),
+                           train=TrainConfig(output_dir=str(tmp_path / "run")))
+    with pytest.raises(AuralignError, match=r"data\.sigma_manifest"):
+        prepare_model(config, [TextRow("a dog barks", "i", "dog", "cls")])
 
 
 def test_the_soft_prompt_depends_on_the_embedding_from_the_start(model: MatsModel) -> None:
@@ -270,30 +274,3 @@ def test_the_shipped_mats_loads_by_name_and_answers(name: str, alignment: str) -
     assert bool(shipped.santa.built)
     tokens, mask = torch.randn(1, 10, shipped.audio_encoder.dim), torch.ones(1, 10, dtype=torch.bool)
     assert len(shipped.score_candidates(tokens, mask, ["one", "two", "three"])[0]) == 3
-
-
-def test_spread_sample_covers_every_class_before_repeating_one() -> None:
-    rows = [ManifestRow(audio=Path(f"{label}{i}.wav"), labels=[label]) for label, count in
-            [("dog", 20), ("cat", 2), ("rain", 1)] for i in range(count)]
-    rows.append(ManifestRow(audio=Path("mix.wav"), labels=["dog", "rain"]))
-    chosen = spread_sample(rows, 5, seed=0)
-    assert len(chosen) == 5 and {row.labels[0] for row in chosen} == {"dog", "cat", "rain"}
-    assert sum(row.labels == ["cat"] for row in chosen) == 2
-    assert spread_sample(rows, 5, seed=0) == chosen
-    assert len(spread_sample(rows, None, seed=0)) == 23  # every single-label row, the mixture left out
-
-
-def test_the_val_check_matches_against_the_whole_split_vocabulary(monkeypatch) -> None:
-    import auralign.evaluation.zeroshot as zeroshot
-
-    seen = {}
-
-    def fake_evaluate(model, rows, cache, class_names, **kwargs):
-        seen["class_names"] = class_names
-        return {"top1": 0.5}
-
-    monkeypatch.setattr(zeroshot, "evaluate_zeroshot", fake_evaluate)
-    drawn = [ManifestRow(audio=Path("a.wav"), labels=["dog"])]
-    check = val_accuracy_fn(drawn, cache=None, class_names=["cat", "dog", "rain"])
-    assert check(model=None, step=0) == {"val_top1": 0.5}
-    assert seen["class_names"] == ["cat", "dog", "rain"]

@@ -91,3 +91,13 @@ def test_cards_are_package_data() -> None:
     }
     for name in NAMES:
         assert Path("weights") / name / CARD_NAME in included
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_recipe_names_its_config_files(name: str) -> None:
+    """The recipe is a file under configs/ (one a stage), not a string of overrides."""
+    text = (SHIPPED_WEIGHTS_DIR / name / CARD_NAME).read_text()
+    recipe = text[text.lower().index("## recipe"):]
+    named = set(re.findall(r"configs/([\w.-]+\.yaml)", recipe))
+    assert named, f"{name}: the card's recipe names no configs/*.yaml"
+    assert all((REPO / "configs" / file).is_file() for file in named), f"{name}: {sorted(named)}"

@@ -29,20 +29,17 @@ from auralign.models.qformer import QFormerConfig
 from auralign.models.slit import SlitConfig, SlitModel, max_over_queries, mine_hard_negatives
 from auralign.models.slit_masks import qformer_attention_mask
 from auralign.training.config import TrainConfig
-from auralign.training.slit import TASKS, SlitDataConfig, SlitRunConfig, spoken_digit, train_slit
+from auralign.training.recipe import run
+from auralign.training.slit import TASKS, SlitDataConfig, SlitRunConfig, spoken_digit
+from backbone_factory import WORDS
 from data_factory import tone
-from test_feature_cache import make_tiny_aisfx_folder
-from test_language_model import make_tiny_llama
-from test_text_encoder import WORDS, make_tiny_bert
 
 TEXTS = ["a dog barks", "rain falls on the roof", "a bird sings", "loud engine"]
 
 
 @pytest.fixture(scope="module")
-def backbones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("slit-backbones")
-    return {"audio": make_tiny_aisfx_folder(root / "aisfx"), "text": make_tiny_bert(root / "bert"),
-            "llm": make_tiny_llama(root / "llama")}
+def backbones(tiny_backbones: dict[str, Path]) -> dict[str, Path]:
+    return {"audio": tiny_backbones["aisfx"], "text": tiny_backbones["bert"], "llm": tiny_backbones["llama"]}
 
 
 @pytest.fixture(autouse=True)
@@ -259,11 +256,13 @@ def test_a_later_stage_starts_from_the_earlier_one(backbones: dict[str, Path], t
     stage1 = tiny_model(backbones, seed=1)
     stage1.save_pretrained(tmp_path / "s1")
     stage2 = tiny_model(backbones, stage=2, seed=2)
-    fresh = stage2.load_previous_stage(tmp_path / "s1")
+    fresh = stage2.load_weights(tmp_path / "s1", allow_missing=True)
     assert fresh == ["llm_proj.bias", "llm_proj.weight"]
     torch.testing.assert_close(stage2.qformer.queries, stage1.qformer.queries)
     with pytest.raises(CheckpointError):
-        tiny_model(backbones).load_previous_stage(tmp_path)
+        tiny_model(backbones).load_weights(tmp_path, allow_missing=True)
+    with pytest.raises(CheckpointError, match="missing"):  # without allow_missing, a fresh weight is an error
+        tiny_model(backbones, stage=2).load_weights(tmp_path / "s1")
 
 
 # -- stage-3 data and an end-to-end run --------------------------------------------------------
@@ -299,13 +298,13 @@ def write_manifest(folder: Path) -> Path:
 
 def test_three_stages_train_resume_and_evaluate_end_to_end(backbones: dict[str, Path], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "data")
-    data = SlitDataConfig(manifest=str(manifest), cache_dir=str(tmp_path / "cache"), eval_clips=4)
+    data = SlitDataConfig(manifest=str(manifest), cache_dir=str(tmp_path / "cache"), val_max_clips=4)
     finals = {}
     for stage, init in ((1, ""), (2, "1"), (3, "2")):
         train = TrainConfig(batch_size=4, max_steps=2, log_every=1, eval_every=2, output_dir=str(tmp_path / f"s{stage}"))
         config = SlitRunConfig(model=tiny_config(backbones, stage), data=data, train=train,
                                init_from=str(finals[init]) if init else "")
-        finals[str(stage)] = train_slit(config)
+        finals[str(stage)] = run(config)
         rows = [json.loads(line) for line in (tmp_path / f"s{stage}" / "log.jsonl").read_text().splitlines()]
         assert any(row["kind"] == "eval" and 0 <= row["val_top1"] <= 1 for row in rows)
         assert all(np.isfinite(row["loss"]) for row in rows if row["kind"] == "train")
@@ -313,7 +312,7 @@ def test_three_stages_train_resume_and_evaluate_end_to_end(backbones: dict[str, 
     assert model.config.stage == 3
     resumed = SlitRunConfig(model=tiny_config(backbones, 3), data=data, init_from=str(finals["2"]),
                             train=TrainConfig(batch_size=4, max_steps=3, output_dir=str(tmp_path / "s3")))
-    train_slit(resumed, resume=True)
+    run(resumed, resume=True)
     steps = [json.loads(line)["step"] for line in (tmp_path / "s3" / "log.jsonl").read_text().splitlines()]
     assert max(steps) == 3
 
@@ -321,7 +320,7 @@ def test_three_stages_train_resume_and_evaluate_end_to_end(backbones: dict[str, 
 def test_later_stages_require_init_from(backbones: dict[str, Path], tmp_path: Path) -> None:
     config = SlitRunConfig(model=tiny_config(backbones, 2), data=SlitDataConfig(manifest=str(write_manifest(tmp_path))))
     with pytest.raises(AuralignError, match="init_from"):
-        train_slit(config)
+        run(config)
 
 
 def test_the_shipped_slit_loads_by_name_ranks_and_generates() -> None:

@@ -1,5 +1,4 @@
-"""`auralign collat tokens AUDIO --out F` (audio -> text-encoder token embeddings) and the
-`train` function behind `auralign train collat`."""
+"""`auralign collat tokens AUDIO --out F`: audio -> text-encoder token embeddings."""
 
 from __future__ import annotations
 
@@ -57,14 +56,3 @@ def tokens(
         save_file({"tokens": pseudo}, str(tmp), metadata=metadata)
     console.print(f"{shown(out)}: tokens {tuple(pseudo.shape)} (windows, tokens, dim) for {loaded.config.text_encoder}")
 
-
-def train(overrides: list[str] | None, config: Path | None, resume: bool, overwrite: bool = False) -> Path:
-    """Load a CollatRunConfig from YAML + overrides and train; returns the final model folder."""
-    from auralign.training.checkpoint import prepare_output_dir
-    from auralign.training.collat import CollatRunConfig, train_collat
-    from auralign.training.config import load_config
-
-    run_config = load_config(CollatRunConfig, config, overrides or [])
-    prepare_output_dir(Path(run_config.train.output_dir), resume=resume, overwrite=overwrite,
-                       seed=run_config.train.seed)
-    return train_collat(run_config, resume=resume)

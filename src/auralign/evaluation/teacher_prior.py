@@ -166,7 +166,7 @@ def attach_prior(model: Any, weight: float, heads: Sequence[str] = DEFAULT_HEADS
     with torch.inference_mode(False):  # a model built under inference mode could never train again
         prior = TeacherPrior.build(model, named)
         attached = type(model)(config, audio_encoder=model.audio_encoder, text_encoder=model.text_encoder)
-        attached.load_trainable({k: v for k, v in model.state_dict_for_checkpoint().items()
-                             if not k.startswith("teacher_prior_vectors")}
-                                | {"teacher_prior_vectors": prior.name_vectors.clone()})
+        attached.load_weights({k: v for k, v in model.state_dict_for_checkpoint().items()
+                               if not k.startswith("teacher_prior_vectors")}
+                              | {"teacher_prior_vectors": prior.name_vectors.clone()})
     return attached.eval()

@@ -25,13 +25,6 @@ from auralign.evaluation.text_cache import cached_text_matrix
 from auralign.models.base import AudioTextEmbedder, CandidateScorer
 
 DEFAULT_TEMPLATES = ("This is a sound of {label}.",)
-ENSEMBLE_TEMPLATES = (
-    "This is a sound of {label}.",
-    "the sound of {label}",
-    "a recording of {label}",
-    "{label}",
-    "a person saying the word {label}",
-)
 
 
 def class_embeddings(model: AudioTextEmbedder, class_names: Sequence[str],

@@ -22,6 +22,7 @@ from auralign.config import config_from_dict
 from auralign.errors import CheckpointError
 from auralign.tensors_io import load_tensors
 
+CAPTION_INSTRUCTION = "Generate audio caption."  # the captioning prompt of every model that writes text
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
@@ -65,20 +66,31 @@ class PretrainedModel(nn.Module):
             raise CheckpointError(f"{directory}: not a {cls.model_type} checkpoint")
         config.update(overrides)
         model = cls(config_from_dict(cls.config_class, config, strict=False))
-        model.load_trainable(load_tensors(Path(directory) / WEIGHTS_NAME))
+        model.load_weights(directory)
         return model.eval()
 
-    def load_trainable(self, state: dict[str, Tensor]) -> None:
+    def load_weights(self, source: str | Path | dict[str, Tensor], prefix: str = "",
+                     allow_missing: bool = False) -> list[str]:
+        """Copy saved weights into this model: a model or checkpoint folder (its `model.safetensors`)
+        or a state dict. Only names under `prefix` are read (e.g. "mapper." for one submodule). Every
+        checkpoint weight under `prefix` must fit by name and shape; with `allow_missing`, weights this
+        model trains that the source lacks keep their fresh values (e.g. the LLM projection when SLIT's
+        stage 2 starts from stage 1) and their names are returned, else they are an error."""
+        state = source if isinstance(source, dict) else load_tensors(Path(source) / WEIGHTS_NAME)
+        state = {name: tensor for name, tensor in state.items() if name.startswith(prefix)}
         own = self.state_dict()
         unknown = sorted(set(state) - set(own))
-        missing = sorted(set(self.state_dict_for_checkpoint()) - set(state))
+        missing = sorted(name for name in set(self.state_dict_for_checkpoint()) - set(state)
+                         if name.startswith(prefix))
         reshaped = sorted(name for name, tensor in state.items() if name in own and tensor.shape != own[name].shape)
-        if unknown or missing or reshaped:
-            raise CheckpointError(f"checkpoint does not fit the model: unknown={unknown[:5]} missing={missing[:5]} "
-                                  f"other shape={reshaped[:5]}")
+        where = "" if isinstance(source, dict) else f"{source}: "
+        if unknown or reshaped or (missing and not allow_missing):
+            raise CheckpointError(f"{where}checkpoint does not fit the model: unknown={unknown[:5]} "
+                                  f"missing={missing[:5]} other shape={reshaped[:5]}")
         with torch.no_grad():
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))
+        return missing
 
 
 def frozen_backbones(config: Any, audio_encoder: AudioEncoder | None = None,

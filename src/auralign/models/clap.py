@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_max, masked_mean
 from auralign.errors import CheckpointError
 from auralign.models.base import PretrainedModel, frozen_backbones
-from auralign.models.contrastive import (
+from auralign.models.losses import (
+    INIT_LOGIT_SCALE,
     LogitScale,
     contrastive_loss,
     positives_from_labels,
@@ -45,7 +46,7 @@ class ClapConfig:
     # joint space (LiT-style locked text; embed_dim must equal the text encoder's width), so labels
     # never seen in training keep the geometry the text encoder gives them.
     text_head: Literal["projection", "identity"] = "projection"
-    init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
+    init_logit_scale: float = INIT_LOGIT_SCALE
     # Distillation of the aiSFX classifier heads (docs/teacher.md) into the audio embedding: a linear
     # read-out of the joint embedding is trained to predict the heads' class probabilities, so the
     # embedding keeps the sound-category information the contrastive loss alone may drop. 0: off.
@@ -56,7 +57,6 @@ class ClapConfig:
     # "head:index" below, whose name embeddings the checkpoint keeps. 0: off. Set by attach_prior.
     teacher_prior_weight: float = 0.0
     teacher_prior_outputs: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def projection(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Module:

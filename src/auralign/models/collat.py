@@ -10,14 +10,14 @@ the text side trains: text embeddings are exactly the locked encoder's sentence 
 trainable weights are the interaction module and the contrastive temperature.
 
 Training (`training_loss`) combines L_cross-token, L_cross-global and L_uni-token (see
-`auralign.models.collat_losses`). The token losses are taken at `token_loss_layer`: 0 compares the
+`auralign.models.losses`). The token losses are taken at `token_loss_layer`: 0 compares the
 encoder inputs (h^{a-t} against E_t x^t, the paper's choice); k >= 1 compares the outputs of
 transformer block k, which costs a pass of the noisy pseudo tokens through the encoder as well.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,8 +27,13 @@ from torch import Tensor, nn
 from auralign.backbones.base import AudioEncoder, TextEncoder, masked_mean
 from auralign.errors import AuralignError
 from auralign.models.base import PretrainedModel, frozen_backbones
-from auralign.models.collat_losses import cross_global_loss, cross_token_loss, uni_token_loss
-from auralign.models.contrastive import LogitScale
+from auralign.models.losses import (
+    INIT_LOGIT_SCALE,
+    LogitScale,
+    cross_global_loss,
+    cross_token_loss,
+    uni_token_loss,
+)
 
 
 @dataclass
@@ -48,8 +53,7 @@ class CollatConfig:
     cross_global_weight: float = 0.1  # lambda_2
     uni_token_weight: float = 0.01  # lambda_3
     uni_noise_std: float = 1.0  # Gaussian noise on the frame tokens, in units of each clip's token std
-    init_logit_scale: float = 14.285714  # 1 / 0.07, as CLIP
-    extra: dict[str, Any] = field(default_factory=dict)
+    init_logit_scale: float = INIT_LOGIT_SCALE
 
 
 class InteractionBlock(nn.Module):

@@ -67,7 +67,6 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
 
     from auralign.config import config_from_dict
     from auralign.models.base import WEIGHTS_NAME
-    from auralign.tensors_io import load_tensors
 
     directory = Path(directory)
     run_config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").is_file() else {}
@@ -76,7 +75,7 @@ def load_training_checkpoint(directory: str | Path, model_type: str) -> Pretrain
                               f"{WEIGHTS_NAME})")
     cls = model_class(model_type)
     model = cls(config_from_dict(cls.config_class, run_config["model"], strict=False))
-    model.load_trainable(load_tensors(directory / WEIGHTS_NAME))
+    model.load_weights(directory)
     return model.eval()
 
 

@@ -23,14 +23,12 @@ from torch import Tensor, nn
 
 from auralign.backbones.base import GREEDY, Decoding, LanguageModel
 from auralign.backbones.registry import BACKBONES, backbone_path
-from auralign.models.base import PretrainedModel
+from auralign.models.base import CAPTION_INSTRUCTION, PretrainedModel
 from auralign.models.santa import Santa, SantaConfig
 
 CLASSIFY_INSTRUCTION = "Classify events in the audio clip."
-CAPTION_INSTRUCTION = "Generate audio caption."
-MUSIC_CAPTION_INSTRUCTION = "Generate music caption."
 
-__all__ = ["CAPTION_INSTRUCTION", "CLASSIFY_INSTRUCTION", "MUSIC_CAPTION_INSTRUCTION", "Mapper", "MatsConfig",
+__all__ = ["CLASSIFY_INSTRUCTION", "Mapper", "MatsConfig",
            "MatsModel", "SantaConfig"]
 
 
@@ -49,7 +47,8 @@ class MatsConfig:
     lora_alpha: float = 32.0  # scaling alpha / rank = 4, as the paper
     lora_dropout: float = 0.1
     lora_targets: list[str] | None = None  # None: peft's default for the architecture (q_proj, v_proj)
-    noise_std: float = 0.0  # std of the training noise; also the noise of the Santa memory
+    noise_std: float | None = None  # std of the training noise and of the Santa memory; None: training sets
+    # it by the paper's rule (data.sigma_manifest)
     chat_template: bool = True
     default_instruction: str = CAPTION_INSTRUCTION
     classify_instruction: str = CLASSIFY_INSTRUCTION
@@ -143,7 +142,7 @@ class MatsModel(PretrainedModel):
         return self.alignment.embed_text(texts)
 
     def add_noise(self, text_embeddings: Tensor) -> Tensor:
-        if self.config.noise_std <= 0:
+        if not self.config.noise_std:
             return text_embeddings
         return text_embeddings + self.config.noise_std * torch.randn_like(text_embeddings)
 
@@ -159,7 +158,7 @@ class MatsModel(PretrainedModel):
     def build_memory(self, text_embeddings: Tensor, seed: int = 0) -> None:
         """Santa's memory from clean text embeddings of `memory_size` training texts (noise added here)."""
         generator = torch.Generator().manual_seed(seed)
-        noise = torch.randn(text_embeddings.shape, generator=generator) * self.config.noise_std
+        noise = torch.randn(text_embeddings.shape, generator=generator) * (self.config.noise_std or 0.0)
         self.santa.build(text_embeddings.float().cpu() + noise, seed=seed)
 
     # -- audio side (inference) ----------------------------------------------------------------

@@ -28,19 +28,18 @@ score for retrieval.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from auralign.backbones.base import AudioEncoder, Decoding, LanguageModel, TextEncoder
 from auralign.backbones.factory import load_language_model
-from auralign.errors import AuralignError, CheckpointError
-from auralign.models.base import WEIGHTS_NAME, PretrainedModel, frozen_backbones
-from auralign.models.contrastive import (
+from auralign.errors import AuralignError
+from auralign.models.base import CAPTION_INSTRUCTION, PretrainedModel, frozen_backbones
+from auralign.models.losses import (
+    INIT_LOGIT_SCALE,
     LogitScale,
     gather_with_grad,
     positives_from_labels,
@@ -49,7 +48,6 @@ from auralign.models.contrastive import (
 from auralign.models.qformer import QFormer, QFormerConfig, bert_layer_count
 from auralign.models.slit_masks import qformer_attention_mask
 
-CAPTION_INSTRUCTION = "Generate audio caption:"
 CLASSIFICATION_INSTRUCTION = "This is a sound of"
 
 
@@ -62,13 +60,12 @@ class SlitConfig:
     qformer: QFormerConfig = field(default_factory=QFormerConfig)
     embed_dim: int = 256  # ATC projection width
     max_text_length: int = 30  # Q-Former text tokens (the paper's 30)
-    init_logit_scale: float = 14.285714  # 1 / 0.07
+    init_logit_scale: float = INIT_LOGIT_SCALE
     atg_label_smoothing: float = 0.1
     chat_template: bool = False  # soft prompt inside the LLM's chat turn (True) or a plain row (cheaper)
     ranking_reduction: Literal["sum", "mean"] = "sum"  # candidate log-likelihood: total or per token
     caption_instruction: str = CAPTION_INSTRUCTION
     classification_instruction: str = CLASSIFICATION_INSTRUCTION
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def mine_hard_negatives(similarity: Tensor, positives: Tensor, generator: torch.Generator | None = None,
@@ -283,25 +280,6 @@ class SlitModel(PretrainedModel):
         if self.language_model is None:
             raise AuralignError("this SLIT model is a stage-1 model (no language model); it embeds and "
                                 "ranks but cannot generate text")
-
-    # -- checkpoints across stages -----------------------------------------------------------
-
-    def load_previous_stage(self, directory: str | Path) -> list[str]:
-        """Copy the weights of an earlier stage's saved model (`save_pretrained` folder or trainer
-        checkpoint); returns the names this model has that the checkpoint lacked (freshly initialised,
-        e.g. the LLM projection when stage 2 starts from stage 1)."""
-        path = Path(directory) / WEIGHTS_NAME
-        if not path.is_file():
-            raise CheckpointError(f"{directory}: no {WEIGHTS_NAME}")
-        state = load_file(str(path))
-        own = self.state_dict()
-        unknown = sorted(set(state) - set(own))
-        if unknown:
-            raise CheckpointError(f"{directory}: weights this SLIT model does not have: {unknown[:5]}")
-        with torch.no_grad():
-            for name, tensor in state.items():
-                own[name].copy_(tensor.to(own[name].dtype))
-        return sorted(set(self.state_dict_for_checkpoint()) - set(state))
 
 
 def _match_embedding_scale(projection: nn.Linear, language_model: LanguageModel) -> None:

@@ -1,4 +1,4 @@
-"""Train CoLLAT on a manifest (plus, optionally, a manifest of multi-source mixtures).
+"""The CoLLAT recipe: a manifest (plus, optionally, a manifest of multi-source mixtures).
 
 Audio comes from the feature cache (frozen encoder tokens), text is CoLLAT's template caption
 ("This is a sound of A, B and C."); a mixture's labels appear in every order across its captions,
@@ -14,20 +14,17 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, permutations
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from auralign.data.feature_cache import FeatureCache, WindowPolicy
-from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
+from auralign.data.manifest import ManifestRow, read_manifest
 from auralign.data.pairs import Pair, label_caption, pair_collator
 from auralign.errors import AuralignError
-from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, evaluate_zeroshot
+from auralign.evaluation.validation import zeroshot_validation
 from auralign.models.collat import CollatConfig, CollatModel
-from auralign.training.clap import DataConfig, training_pairs
 from auralign.training.config import TrainConfig
-from auralign.training.trainer import Trainer
+from auralign.training.data import DataConfig, feature_cache, manifest_rows, split_rows, training_pairs
 
 MAX_LABEL_ORDERS = 6  # captions per clip when its labels are written in different orders
 
@@ -55,9 +52,7 @@ def with_template_captions(rows: Sequence[ManifestRow]) -> list[ManifestRow]:
 
 
 def read_rows(data: CollatDataConfig) -> list[ManifestRow]:
-    if not data.manifest:
-        raise AuralignError("set data.manifest (a CSV or JSONL manifest with a split column)")
-    rows = read_manifest(data.manifest)
+    rows = manifest_rows(data)
     if data.mixtures:
         rows += read_manifest(data.mixtures)
     return rows
@@ -100,41 +95,16 @@ def collat_collator(table: CaptionTable) -> Callable[[list[Pair]], dict[str, Any
     return collate
 
 
-def zeroshot_eval_fn(rows: Sequence[ManifestRow], cache: FeatureCache) -> Callable[[Any, int], dict[str, float]]:
-    """Validation top-1 on single-label rows and mAP on multi-label rows (each over its own vocabulary)."""
-    single = [row for row in rows if len(row.labels) == 1]
-    multi = [row for row in rows if len(row.labels) > 1]
-
-    def evaluate(model: Any, step: int) -> dict[str, float]:
-        metrics = {}
-        if single:
-            result = evaluate_zeroshot(model, single, cache, label_vocabulary(single), DEFAULT_TEMPLATES,
-                                       progress=False)
-            metrics["val_top1"] = float(result["top1"])
-        if multi:
-            result = evaluate_zeroshot(model, multi, cache, label_vocabulary(multi), DEFAULT_TEMPLATES,
-                                       progress=False)
-            metrics["val_mAP"] = float(result["mAP"])
-        return metrics
-
-    return evaluate
-
-
-def train_collat(config: CollatRunConfig, resume: bool | str | Path = False) -> Path:
-    """Train and return the folder of the final model (`output_dir/final`)."""
+def build(config: CollatRunConfig):
     rows = read_rows(config.data)
     model = CollatModel(config.model)
-    cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
-    train_rows = [row for row in rows if row.split == config.data.train_split]
+    cache = feature_cache(model, config.data)
+    train_rows = split_rows(rows, config.data.train_split)
     if config.data.captions == "template":
         train_rows = with_template_captions(train_rows)
     if not train_rows:
         raise AuralignError(f"no labelled rows in split {config.data.train_split!r}")
     dataset = training_pairs(train_rows, cache, config.data, config.train.seed)
-    table = CaptionTable(model, dataset.all_texts())
-    val_rows = [row for row in rows if row.split == config.data.val_split and row.labels]
-    trainer = Trainer(model, config.train, dataset, collate_fn=collat_collator(table),
-                      eval_fn=zeroshot_eval_fn(val_rows, cache) if val_rows else None,
-                      run_config=config, resume=resume)
-    trainer.fit()
-    return Path(config.train.output_dir) / "final"
+    val_rows = [row for row in rows if row.split == config.data.val_split]
+    return (model, dataset, collat_collator(CaptionTable(model, dataset.all_texts())),
+            zeroshot_validation(val_rows, cache, max_clips=config.data.val_max_clips, seed=config.train.seed))

@@ -3,7 +3,7 @@
 The recipe reads (text, instruction, answer) rows, embeds every distinct text once with the frozen
 alignment model's text tower, fills Santa's memory from those embeddings (noise added), and trains
 mapper + LoRA with fresh Gaussian noise on every step. No audio is read while training; audio is
-only touched before it, to set the noise level by the paper's rule when the run's `noise_std` is not
+only touched before it, to set the noise level by the paper's rule when `model.noise_std` is not
 given (30 paired clips), and by the optional validation (zero-shot accuracy on a few val clips).
 
 Rows come from a JSONL corpus (`{"text", "instruction", "answer", "task"}`, as MATS Table S8), from a
@@ -14,7 +14,6 @@ captioning); whichever the data config names are used together.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,25 +24,19 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
 from auralign.data.captions import read_captions
-from auralign.data.feature_cache import FeatureCache, WindowPolicy
+from auralign.data.feature_cache import FeatureCache
 from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
 from auralign.data.pairs import texts_of
+from auralign.data.text_rows import TextRow, read_text_corpus
 from auralign.errors import AuralignError
 from auralign.evaluation.embedding import embed_clips
-from auralign.models.base import WEIGHTS_NAME, read_config
-from auralign.models.mats import CAPTION_INSTRUCTION, CLASSIFY_INSTRUCTION, MatsConfig, MatsModel
+from auralign.evaluation.validation import zeroshot_validation
+from auralign.models.base import CAPTION_INSTRUCTION, read_config
+from auralign.models.mats import CLASSIFY_INSTRUCTION, MatsConfig, MatsModel
 from auralign.training.config import TrainConfig
-from auralign.training.trainer import Trainer
+from auralign.training.data import feature_cache
 
 SIGMA_PAIRS = 30
-
-
-@dataclass
-class TextRow:
-    text: str
-    instruction: str
-    answer: str
-    task: str = ""
 
 
 @dataclass
@@ -59,7 +52,7 @@ class MatsDataConfig:
     max_rows_per_task: int | None = None  # random subset of each task's rows, so no task drowns the others
     exclude_labels_manifest: str = ""  # drop rows whose answer is a label of this manifest's split below:
     exclude_labels_split: str = "test_unseen"  # keeps the unseen-label split unseen by the text too
-    sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when noise_std is None)
+    sigma_manifest: str = ""  # paired audio/text manifest for the noise rule (when model.noise_std is unset)
     sigma_split: str = "train"
     val_manifest: str = ""  # zero-shot text-matching accuracy on `val_split` during training
     val_split: str = "val"
@@ -72,7 +65,6 @@ class MatsDataConfig:
 class MatsRunConfig:
     model: MatsConfig = field(default_factory=MatsConfig)
     data: MatsDataConfig = field(default_factory=MatsDataConfig)
-    noise_std: float | None = None  # None: the paper's rule on data.sigma_manifest; written to model.noise_std
     init_mapper_from: str = ""  # a MATS checkpoint whose mapper starts this run (see load_mapper_weights)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/mats", lr=3e-4, weight_decay=0.01, warmup_steps=50, batch_size=8, max_steps=1000,
@@ -80,29 +72,6 @@ class MatsRunConfig:
 
 
 # -- rows ----------------------------------------------------------------------------------------
-
-
-def read_text_corpus(path: str | Path, tasks: list[str] | None = None,
-                     splits: list[str] | None = None) -> list[TextRow]:
-    path = Path(path)
-    if not path.is_file():
-        raise AuralignError(f"text corpus not found: {path}")
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        missing = [key for key in ("text", "instruction", "answer") if not record.get(key)]
-        if missing:
-            raise AuralignError(f"{path}:{number}: missing {', '.join(missing)}")
-        if tasks and record.get("task") not in tasks:
-            continue
-        if splits and record.get("split", splits[0]) not in splits:
-            continue
-        rows.append(TextRow(record["text"], record["instruction"], record["answer"], record.get("task", "")))
-    if not rows:
-        raise AuralignError(f"{path}: no usable rows")
-    return rows
 
 
 def label_rows(manifest_rows: list[ManifestRow]) -> list[TextRow]:
@@ -226,46 +195,20 @@ def collate_text_rows(items: list[dict[str, Any]]) -> dict[str, Any]:
             "answer": [item["answer"] for item in items]}
 
 
-def val_accuracy_fn(rows: list[ManifestRow], cache: FeatureCache, class_names: list[str]):
-    """Zero-shot text-matching accuracy on a few single-label val clips (generation is slow on CPU),
-    matched against the whole split's vocabulary, not only the labels of the clips drawn."""
-    from auralign.evaluation.zeroshot import evaluate_zeroshot
-
-    def evaluate(model: MatsModel, step: int) -> dict[str, float]:
-        result = evaluate_zeroshot(model, rows, cache, class_names, progress=False, method="ranking")
-        return {"val_top1": float(result["top1"])}
-
-    return evaluate
-
-
-def spread_sample(rows: list[ManifestRow], limit: int | None, seed: int) -> list[ManifestRow]:
-    """Up to `limit` single-label rows (all when None), round-robin over labels so every class is represented."""
-    rows = [row for row in rows if len(row.labels) == 1]
-    if limit is None or limit >= len(rows):
-        return rows
-    by_label: dict[str, list[ManifestRow]] = {}
-    for row in random.Random(seed).sample(rows, len(rows)):
-        by_label.setdefault(row.labels[0], []).append(row)
-    chosen: list[ManifestRow] = []
-    while len(chosen) < limit and any(by_label.values()):
-        for label in sorted(by_label):
-            if by_label[label] and len(chosen) < limit:
-                chosen.append(by_label[label].pop())
-    return chosen
-
-
 def prepare_model(config: MatsRunConfig, rows: list[TextRow]) -> tuple[MatsModel, torch.Tensor, dict[str, int]]:
-    """Resolve the noise level and the memory size, build the model, embed the texts, fill Santa."""
+    """Resolve the noise level (`model.noise_std` unset: the paper's rule) and the memory size, build
+    the model, embed the texts, fill Santa."""
     texts = sorted({row.text for row in rows})
     config.model.santa.clusters = min(config.model.santa.clusters, config.model.santa.memory_size)
-    config.model.noise_std = config.noise_std or 0.0
     model = MatsModel(config.model)
-    if config.noise_std is None:
+    if config.model.noise_std is None:
         if not config.data.sigma_manifest:
-            raise AuralignError("noise_std unset asks for the paper's rule: set data.sigma_manifest (or noise_std)")
-        cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
+            raise AuralignError("model.noise_std unset asks for the paper's rule: set data.sigma_manifest "
+                                "(or model.noise_std)")
         sigma_rows = read_manifest(config.data.sigma_manifest, config.data.sigma_split)
-        model.config.noise_std = noise_std_by_rule(model, sigma_rows, cache, seed=config.train.seed)
+        model.config.noise_std = noise_std_by_rule(model, sigma_rows, feature_cache(model, config.data),
+                                                   seed=config.train.seed)
+        print(f"model.noise_std by the paper's rule: {model.config.noise_std:.4f}")
     table = text_embedding_table(model, texts, Path(config.train.output_dir) / "text_embeddings.safetensors")
     model.build_memory(memory_embeddings(table, config.model.santa.memory_size, config.train.seed),
                        seed=config.train.seed)
@@ -283,30 +226,18 @@ def load_mapper_weights(model: MatsModel, directory: str | Path) -> None:
     if earlier != model.config.alignment_model:
         raise AuralignError(f"{directory}: its mapper was trained on alignment model {earlier!r}, "
                             f"this run uses {model.config.alignment_model!r}")
-    saved = load_file(str(Path(directory) / WEIGHTS_NAME))
-    state = {name.removeprefix("mapper."): tensor.float() for name, tensor in saved.items()
-             if name.startswith("mapper.")}
-    try:
-        model.mapper.load_state_dict(state)
-    except RuntimeError as error:
-        raise AuralignError(f"{directory}: its mapper does not fit this run's mapper settings: {error}") from None
+    model.load_weights(directory, prefix="mapper.")
 
 
-def train_mats(config: MatsRunConfig, resume: bool | str | Path = False) -> Path:
-    """Train and return the folder of the final model (`output_dir/final`)."""
+def build(config: MatsRunConfig):
     torch.manual_seed(config.train.seed)
     rows = training_rows(config.data, config.train.seed)
     model, table, position = prepare_model(config, rows)
-    if config.init_mapper_from and not resume:
+    if config.init_mapper_from:
         load_mapper_weights(model, config.init_mapper_from)
     eval_fn = None
     if config.data.val_manifest:
-        cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
-        val_rows = read_manifest(config.data.val_manifest, config.data.val_split)
-        if any(len(row.labels) == 1 for row in val_rows):
-            eval_fn = val_accuracy_fn(spread_sample(val_rows, config.data.val_max_clips, config.train.seed), cache,
-                                      label_vocabulary(val_rows))
-    trainer = Trainer(model, config.train, TextInstructionDataset(rows, table, position),
-                      collate_fn=collate_text_rows, eval_fn=eval_fn, run_config=config, resume=resume)
-    trainer.fit()
-    return Path(config.train.output_dir) / "final"
+        eval_fn = zeroshot_validation(read_manifest(config.data.val_manifest, config.data.val_split),
+                                      feature_cache(model, config.data), method="ranking",
+                                      max_clips=config.data.val_max_clips, seed=config.train.seed)
+    return model, TextInstructionDataset(rows, table, position), collate_text_rows, eval_fn

@@ -1,4 +1,4 @@
-"""Train SLIT's three stages on a manifest, over cached frozen-encoder tokens and the shared trainer.
+"""The SLIT recipe, one stage a run, over cached frozen-encoder tokens.
 
 * Stage 1 trains the Q-Former alone on (clip, caption) pairs (ATC + ATM + ATG); clips that share a
   label set are positives of each other in ATC and are never mined as ATM negatives.
@@ -9,31 +9,30 @@
   the tasks its manifest row can answer (its labels, a caption, NSynth-style instrument / family /
   note fields, a spoken digit), drawn uniformly from a generator seeded by (seed, epoch, index).
 
-`init_from` names the earlier stage's model folder; `--resume` continues an interrupted run from its
-latest checkpoint instead (the trainer restores weights, optimizer, schedule and data order).
+`model.stage` picks the stage and `init_from` names the earlier stage's model folder; `--resume`
+continues an interrupted run from its latest checkpoint (the trainer restores weights, optimizer,
+schedule and data order over those of `init_from`).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from auralign.data.feature_cache import FeatureCache, WindowPolicy, pad_tokens
-from auralign.data.manifest import ManifestRow, label_vocabulary, read_manifest
+from auralign.data.feature_cache import FeatureCache, pad_tokens
+from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import pair_collator, texts_of
 from auralign.errors import AuralignError
-from auralign.evaluation.zeroshot import evaluate_zeroshot
-from auralign.models.slit import CAPTION_INSTRUCTION, CLASSIFICATION_INSTRUCTION, SlitConfig, SlitModel
-from auralign.training.clap import DataConfig, training_pairs
+from auralign.evaluation.validation import zeroshot_validation
+from auralign.models.base import CAPTION_INSTRUCTION
+from auralign.models.slit import CLASSIFICATION_INSTRUCTION, SlitConfig, SlitModel
 from auralign.training.config import TrainConfig
-from auralign.training.trainer import Trainer
+from auralign.training.data import DataConfig, feature_cache, manifest_rows, split_rows, training_pairs
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -81,15 +80,23 @@ TASKS: dict[str, Task] = {task.name: task for task in [
 @dataclass
 class SlitDataConfig(DataConfig):
     tasks: list[str] = field(default_factory=lambda: list(TASKS))  # stage 3's task mix
-    eval_clips: int = 64  # validation clips ranked at each evaluation (the LLM makes it slow on CPU)
+    val_max_clips: int | None = 64  # validation clips ranked at each evaluation (the LLM makes it slow on CPU)
 
 
 @dataclass
 class SlitRunConfig:
+    """One stage's run: `model.stage` (1, 2 or 3) and `init_from`, the earlier stage's model folder
+    (stages 2 and 3). `train.output_dir` left empty is `runs/slit-stage{N}`, so the stages run in turn
+    keep all three (and `--resume` never picks up another stage's checkpoint)."""
+
     model: SlitConfig = field(default_factory=SlitConfig)
     data: SlitDataConfig = field(default_factory=SlitDataConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(output_dir="runs/slit"))
-    init_from: str = ""  # the previous stage's model folder (stages 2 and 3)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(output_dir=""))
+    init_from: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.train.output_dir:
+            self.train.output_dir = f"runs/slit-stage{self.model.stage}"
 
 
 @dataclass
@@ -156,49 +163,28 @@ def caption_task() -> Task:
 
 
 def stage_tasks(config: SlitRunConfig) -> list[Task]:
+    """The stage's tasks, the caption and label tasks prompted as the model config says (the prompts
+    the model is asked with at inference)."""
     if config.model.stage == 2:
-        return [caption_task()]
-    unknown = sorted(set(config.data.tasks) - set(TASKS))
-    if unknown:
-        raise AuralignError(f"unknown SLIT task(s) {unknown}; known: {', '.join(TASKS)}")
-    return [TASKS[name] for name in config.data.tasks]
+        tasks = [caption_task()]
+    else:
+        unknown = sorted(set(config.data.tasks) - set(TASKS))
+        if unknown:
+            raise AuralignError(f"unknown SLIT task(s) {unknown}; known: {', '.join(TASKS)}")
+        tasks = [TASKS[name] for name in config.data.tasks]
+    prompts = {"caption": config.model.caption_instruction, "label": config.model.classification_instruction}
+    return [replace(task, instruction=prompts.get(task.name, task.instruction)) for task in tasks]
 
 
-def validation_fn(rows: list[ManifestRow], cache: FeatureCache, max_clips: int, seed: int):
-    """Top-1 on a fixed random subset of labelled validation clips: ATC similarity at stage 1, LLM
-    vocabulary ranking at stages 2-3 (the ranking runs the LLM once per clip, hence the subset)."""
-    rows = [row for row in rows if len(row.labels) == 1]
-    if not rows:
-        return None
-    class_names = label_vocabulary(rows)
-    subset = random.Random(seed).sample(rows, min(max_clips, len(rows)))
-
-    def evaluate(model: SlitModel, step: int) -> dict[str, float]:
-        result = evaluate_zeroshot(model, subset, cache, class_names, method="ranking", progress=False)
-        return {"val_top1": float(result["top1"])}
-
-    return evaluate
-
-
-def build_model(config: SlitRunConfig) -> SlitModel:
-    model = SlitModel(config.model)
+def build(config: SlitRunConfig):
+    rows = manifest_rows(config.data)
+    train_rows = split_rows(rows, config.data.train_split)
     if config.model.stage >= 2 and not config.init_from:
         raise AuralignError(f"stage {config.model.stage} starts from an earlier stage: set init_from")
+    model = SlitModel(config.model)
     if config.init_from:
-        model.load_previous_stage(config.init_from)
-    return model
-
-
-def train_slit(config: SlitRunConfig, resume: bool | str | Path = False) -> Path:
-    """Train one stage and return the folder of its final model (`output_dir/final`)."""
-    if not config.data.manifest:
-        raise AuralignError("set data.manifest (a CSV or JSONL manifest with a split column)")
-    rows = read_manifest(config.data.manifest)
-    train_rows = [row for row in rows if row.split == config.data.train_split]
-    if not train_rows:
-        raise AuralignError(f"the manifest has no rows in split {config.data.train_split!r}")
-    model = build_model(config)
-    cache = FeatureCache(model.audio_encoder, config.data.cache_dir, WindowPolicy(config.data.window_seconds))
+        model.load_weights(config.init_from, allow_missing=True)
+    cache = feature_cache(model, config.data)
     if config.model.stage == 1:
         dataset: Dataset = training_pairs(train_rows, cache, config.data, config.train.seed)
         collate = pair_collator()
@@ -207,8 +193,5 @@ def train_slit(config: SlitRunConfig, resume: bool | str | Path = False) -> Path
                                       crop_tokens=config.data.crop_tokens)
         collate = collate_examples
     val_rows = [row for row in rows if row.split == config.data.val_split]
-    trainer = Trainer(model, config.train, dataset, collate_fn=collate,
-                      eval_fn=validation_fn(val_rows, cache, config.data.eval_clips, config.train.seed),
-                      run_config=config, resume=resume)
-    trainer.fit()
-    return Path(config.train.output_dir) / "final"
+    return (model, dataset, collate, zeroshot_validation(val_rows, cache, method="ranking",
+                                                         max_clips=config.data.val_max_clips, seed=config.train.seed))
