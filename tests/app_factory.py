@@ -1,4 +1,4 @@
-"""Shared fixtures for the app tests: a tiny random CLAP model and generated clips as WAV bytes."""
+"""Shared fixtures for the app and API tests: tiny random CLAP and SLIT models, generated clips as WAV bytes."""
 
 from __future__ import annotations
 
@@ -7,17 +7,35 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
+from auralign.backbones.factory import load_audio_encoder, load_language_model, load_text_encoder
+from auralign.models.clap import ClapConfig, ClapModel
+from auralign.models.qformer import QFormerConfig
+from auralign.models.slit import SlitConfig, SlitModel
+from backbone_factory import make_tiny_aisfx, make_tiny_bert
 from data_factory import tone
-from test_clap import tiny_model
-from test_feature_cache import make_tiny_aisfx_folder
-from test_text_encoder import make_tiny_bert
 
 
 def make_tiny_clap(root: Path, seed: int = 0):
     """A random-weight ClapModel on tiny backbones: fast enough for many requests per test."""
-    backbones = {"audio": make_tiny_aisfx_folder(root / "aisfx"), "text": make_tiny_bert(root / "bert")}
-    return tiny_model(backbones, seed=seed).eval()
+    audio, text = make_tiny_aisfx(root / "aisfx"), make_tiny_bert(root / "bert")
+    torch.manual_seed(seed)
+    config = ClapConfig(audio_encoder=str(audio), text_encoder=str(text), embed_dim=16, audio_width=16,
+                        audio_heads=2, max_audio_tokens=12, projection_hidden=24)
+    return ClapModel(config, audio_encoder=load_audio_encoder(audio), text_encoder=load_text_encoder(text)).eval()
+
+
+def make_tiny_slit(backbones: dict[str, Path]) -> SlitModel:
+    """A stage-3 SLIT (Q-Former + language model) on tiny backbones ("audio", "text", "llm"), random heads."""
+    torch.manual_seed(0)
+    qformer = QFormerConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, audio_width=32,
+                            num_queries=4, frozen_layers=1)
+    config = SlitConfig(audio_encoder=str(backbones["audio"]), text_encoder=str(backbones["text"]),
+                        language_model=str(backbones["llm"]), stage=3, qformer=qformer, embed_dim=16)
+    return SlitModel(config, audio_encoder=load_audio_encoder(backbones["audio"]),
+                     text_encoder=load_text_encoder(backbones["text"]),
+                     language_model=load_language_model(backbones["llm"])).eval()
 
 
 def wav_bytes(seconds: float = 1.0, frequency: float = 440.0, sample_rate: int = 16000) -> bytes:

@@ -27,9 +27,8 @@ from auralign.data.feature_cache import FeatureCache
 from auralign.errors import AuralignError
 from auralign.evaluation.benchmarks import BENCHMARKS, get_benchmark, run_benchmark, supported_tasks
 from auralign.models.clap import ClapConfig, ClapModel
+from backbone_factory import make_tiny_aisfx, make_tiny_bert
 from data_factory import tone
-from test_factory import make_tiny_aisfx
-from test_text_encoder import make_tiny_bert
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 SAMPLE_RATE = 16000

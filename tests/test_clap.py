@@ -19,16 +19,13 @@ from auralign.models.clap import ClapConfig, ClapModel
 from auralign.models.factory import load_model, load_training_checkpoint, shipped_models
 from auralign.training.checkpoint import TrainingState, write_training_files
 from data_factory import tone
-from test_feature_cache import make_tiny_aisfx_folder
-from test_text_encoder import make_tiny_bert
 
 TEXTS = ["a dog barks", "rain falls on the roof", "a bird sings", "loud engine"]
 
 
 @pytest.fixture(scope="module")
-def backbones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("clap-backbones")
-    return {"audio": make_tiny_aisfx_folder(root / "aisfx"), "text": make_tiny_bert(root / "bert")}
+def backbones(tiny_backbones: dict[str, Path]) -> dict[str, Path]:
+    return {"audio": tiny_backbones["aisfx"], "text": tiny_backbones["bert"]}
 
 
 @pytest.fixture(autouse=True)

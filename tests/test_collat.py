@@ -13,8 +13,6 @@ from auralign.errors import AuralignError
 from auralign.models.base import PretrainedModel
 from auralign.models.collat import CollatConfig, CollatModel
 from auralign.models.factory import load_model
-from test_factory import make_tiny_aisfx
-from test_text_encoder import make_tiny_bert
 
 CAPTIONS = ["a dog barks", "rain falls on the roof", "a cat meows", "the loud car engine"]
 
@@ -29,9 +27,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def backbones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("collat-backbones")
-    return {"audio_encoder": str(make_tiny_aisfx(root / "aisfx")), "text_encoder": str(make_tiny_bert(root / "bert"))}
+def backbones(tiny_backbones: dict[str, Path]) -> dict[str, str]:
+    return {"audio_encoder": str(tiny_backbones["aisfx"]), "text_encoder": str(tiny_backbones["bert"])}
 
 
 def make_model(backbones: dict[str, str], **overrides) -> CollatModel:

@@ -26,8 +26,8 @@ from auralign.data.manifest import ManifestRow, write_manifest
 from auralign.errors import AuralignError
 from auralign.evaluation.caption_metrics import score_captions
 from auralign.evaluation.captioning import evaluate_captioning, evaluate_qa
+from backbone_factory import make_tiny_aisfx
 from data_factory import tone
-from test_factory import make_tiny_aisfx
 
 SAMPLE_RATE = 16000
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
 from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
 
-from auralign.backbones.aisfx import AisfxConfig, AisfxEncoder, AisfxNet
+from auralign.backbones.aisfx import AisfxEncoder
 from auralign.backbones.factory import (
     backbone_kind,
     clear_backbone_cache,
@@ -23,8 +22,7 @@ from auralign.backbones.hf_audio import HFAudioEncoder
 from auralign.backbones.language_model import HFLanguageModel
 from auralign.backbones.text_encoder import HFTextEncoder
 from auralign.errors import AuralignError, BackboneMissingError
-from test_language_model import make_tiny_gpt2, make_tiny_llama
-from test_text_encoder import make_tiny_bert
+from backbone_factory import make_tiny_aisfx, make_tiny_bert, make_tiny_gpt2, make_tiny_llama
 
 
 def make_tiny_ast(folder: Path, seed: int = 0) -> Path:
@@ -34,14 +32,6 @@ def make_tiny_ast(folder: Path, seed: int = 0) -> Path:
     config = ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                        num_mel_bins=16, max_length=32)
     ASTModel(config).save_pretrained(folder)
-    return folder
-
-
-def make_tiny_aisfx(folder: Path) -> Path:
-    config = AisfxConfig(base_channels=4)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(config.to_dict()))
-    save_file(AisfxNet(config).state_dict(), str(folder / "model.safetensors"))
     return folder
 
 

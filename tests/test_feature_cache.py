@@ -3,7 +3,6 @@ crash-cut index lines, and the padding helpers."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,25 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from safetensors.torch import save_file
 
-from auralign.backbones.aisfx import AisfxConfig, AisfxEncoder, AisfxNet
+from auralign.backbones.aisfx import AisfxEncoder
 from auralign.data.feature_cache import INDEX_NAME, FeatureCache, WindowPolicy, pad_tokens, pad_waveforms
 from auralign.errors import AudioLoadError
+from backbone_factory import make_tiny_aisfx
 from data_factory import tone
-
-# 16 kHz, hop 256, 8 frames per token: one 32-d token per 128 ms; no padding of short clips.
-TINY_AISFX = AisfxConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=16, f_max=8000.0,
-                         base_channels=4, min_frames=8)
-
-
-def make_tiny_aisfx_folder(folder: Path, seed: int = 0) -> Path:
-    """A random-weight aiSFX backbone folder (config.json + model.safetensors)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    (folder / "config.json").write_text(json.dumps(TINY_AISFX.to_dict()))
-    save_file(AisfxNet(TINY_AISFX).state_dict(), str(folder / "model.safetensors"))
-    return folder
 
 
 class CountingEncoder:
@@ -48,7 +34,7 @@ class CountingEncoder:
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     root = tmp_path_factory.mktemp("aisfx")
-    return {seed: make_tiny_aisfx_folder(root / f"seed{seed}", seed) for seed in (0, 1)}
+    return {seed: make_tiny_aisfx(root / f"seed{seed}", seed) for seed in (0, 1)}
 
 
 @pytest.fixture()

@@ -19,7 +19,8 @@ from auralign.data.label_text import (
 )
 from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import CachedPairs, texts_of
-from test_feature_cache import make_tiny_aisfx_folder, write_clip
+from backbone_factory import make_tiny_aisfx
+from test_feature_cache import write_clip
 
 ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels" / "audioset_ontology.json"
 needs_ontology = pytest.mark.skipif(not ONTOLOGY.is_file(), reason="needs ../shared/data/labels")
@@ -154,7 +155,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> FeatureCache:
     from auralign.backbones.aisfx import AisfxEncoder
 
     root = tmp_path_factory.mktemp("label-text")
-    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx_folder(root / "aisfx"))
+    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx(root / "aisfx"))
     return FeatureCache(encoder, root=root / "cache", policy=WindowPolicy(window_seconds=1.0))
 
 

@@ -9,64 +9,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from auralign.backbones.base import GREEDY, Decoding
 from auralign.backbones.language_model import IGNORE_INDEX, HFLanguageModel
 from auralign.errors import AuralignError
 
-CORPUS = ["What sound is this?", "a dog barks loudly", "rain falls on the roof", "the answer is a car engine",
-          "system user assistant You are a helpful assistant", "Name a bird. A sparrow sings."]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-VOCAB_SIZE = 300
 
-
-def make_tiny_tokenizer(chat_template: bool) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained on a few sentences: ids 0-2 are <|endoftext|>, <|im_start|>, <|im_end|>."""
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(CORPUS, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                        pad_token="<|im_end|>", unk_token="<|endoftext|>")
-    if chat_template:
-        tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
-
-
-def make_tiny_llama(folder: Path) -> Path:
-    make_tiny_tokenizer(chat_template=True).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=VOCAB_SIZE, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
-
-
-def make_tiny_gpt2(folder: Path) -> Path:
-    make_tiny_tokenizer(chat_template=False).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=VOCAB_SIZE, n_embd=32, n_layer=2, n_head=2, n_positions=256,
-                        bos_token_id=1, eos_token_id=2)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+@pytest.fixture(scope="module")
+def llama_folder(tiny_backbones: dict[str, Path]) -> Path:
+    return tiny_backbones["llama"]
 
 
 @pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
-
-
-@pytest.fixture(scope="module")
-def gpt2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+def gpt2_folder(tiny_backbones: dict[str, Path]) -> Path:
+    return tiny_backbones["gpt2"]
 
 
 @pytest.fixture()
@@ -171,7 +127,8 @@ def test_score_candidates_matches_full_forward_passes(model_name: str, request: 
 def test_generate_greedy_is_unaffected_by_left_padding(model_name: str, request: pytest.FixtureRequest) -> None:
     lm: HFLanguageModel = request.getfixturevalue(model_name)
     chat = model_name == "llama"
-    prefix = torch.randn(2, 2, 32)
+    # a fixed prefix: with random weights, some prefixes give near-ties that padding's rounding flips
+    prefix = torch.randn(2, 2, 32, generator=torch.Generator().manual_seed(0))
     prompts = ["a dog", "What sound is this? the answer is a car engine"]
     together = lm.generate(prefix, prompts, Decoding(max_new_tokens=6), chat_template=chat)
     alone = lm.generate(prefix[:1], prompts[:1], Decoding(max_new_tokens=6), chat_template=chat)

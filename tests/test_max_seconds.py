@@ -21,8 +21,8 @@ from auralign.data.feature_cache import FeatureCache, pad_tokens
 from auralign.errors import AudioTooLongError
 from auralign.evaluation.embedding import per_clip_mean
 from auralign.paths import backbones_dir
+from backbone_factory import make_tiny_aisfx
 from data_factory import tone
-from test_feature_cache import make_tiny_aisfx_folder
 
 REAL_BACKBONES = backbones_dir()  # read before any test points AURALIGN_HOME elsewhere
 
@@ -42,7 +42,7 @@ def write_clip(path: Path, seconds: float, rate: int = 16000, frequency: float =
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory: pytest.TempPathFactory) -> AisfxEncoder:
-    return AisfxEncoder.from_pretrained(make_tiny_aisfx_folder(tmp_path_factory.mktemp("aisfx")))
+    return AisfxEncoder.from_pretrained(make_tiny_aisfx(tmp_path_factory.mktemp("aisfx")))
 
 
 def test_the_header_refuses_a_long_file_before_decoding(tmp_path: Path,

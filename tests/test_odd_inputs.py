@@ -19,13 +19,13 @@ from auralign.cli.main import app
 from auralign.data.feature_cache import FeatureCache
 from auralign.errors import AudioLoadError, CheckpointError
 from auralign.tensors_io import load_tensors
+from backbone_factory import make_tiny_aisfx
 from data_factory import tone
-from test_feature_cache import make_tiny_aisfx_folder
 
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_aisfx_folder(tmp_path_factory.mktemp("aisfx"))
+    return make_tiny_aisfx(tmp_path_factory.mktemp("aisfx"))
 
 
 def tiny_cache(weights: Path, root: Path) -> FeatureCache:

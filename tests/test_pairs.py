@@ -13,7 +13,8 @@ from auralign.data.feature_cache import FeatureCache, WindowPolicy
 from auralign.data.manifest import ManifestRow
 from auralign.data.pairs import CachedPairs, Pair, TextFeatureTable, label_caption, pair_collator, texts_of
 from auralign.errors import AuralignError
-from test_feature_cache import make_tiny_aisfx_folder, write_clip
+from backbone_factory import make_tiny_aisfx
+from test_feature_cache import write_clip
 
 CROP = 3
 
@@ -34,7 +35,7 @@ def test_texts_prefer_captions_then_labels(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> FeatureCache:
     root = tmp_path_factory.mktemp("pairs")
-    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx_folder(root / "aisfx"))
+    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx(root / "aisfx"))
     return FeatureCache(encoder, root=root / "cache", policy=WindowPolicy(window_seconds=1.0))
 
 

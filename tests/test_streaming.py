@@ -13,8 +13,8 @@ import soundfile as sf
 from auralign.audio.streaming import prefetched, stream_clips
 from auralign.backbones.aisfx import AisfxEncoder
 from auralign.evaluation.embedding import encoder_clip_embeddings
+from backbone_factory import make_tiny_aisfx
 from data_factory import tone
-from test_feature_cache import make_tiny_aisfx_folder
 
 
 def test_prefetched_keeps_order_and_raises_the_workers_error() -> None:
@@ -62,7 +62,7 @@ def test_stream_clips_events(clips: list[Path]) -> None:
 
 
 def test_encoder_embeddings_batched_across_files_equal_one_file_at_a_time(clips: list[Path], tmp_path: Path) -> None:
-    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx_folder(tmp_path / "aisfx"))
+    encoder = AisfxEncoder.from_pretrained(make_tiny_aisfx(tmp_path / "aisfx"))
     batched = encoder_clip_embeddings(encoder, clips, batch_size=16)
     assert batched.index == [0, 1, 2, 3, 5, 6] and [p for p, _ in batched.failures] == [clips[4]]
     for row, position in enumerate(batched.index):

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import (
-    BertConfig,
-    BertModel,
     BertTokenizer,
     CLIPConfig,
     CLIPModel,
@@ -19,22 +17,7 @@ from transformers import (
 from auralign.backbones.base import masked_mean
 from auralign.backbones.text_encoder import HFTextEncoder
 from auralign.errors import AuralignError
-
-WORDS = ["a", "dog", "barks", "puppy", "barking", "cat", "meows", "rain", "falls", "on", "the", "roof",
-         "stock", "market", "news", "loud", "engine", "car", "bird", "sings"]
-
-
-def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer 32-d BERT with a word-level WordPiece vocabulary, saved as a HF folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    BertTokenizer(vocab_file=str(vocab)).save_pretrained(folder)
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=5 + len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(folder)
-    return folder
+from backbone_factory import WORDS
 
 
 def make_tiny_clip_text(folder: Path, bert_vocab_folder: Path) -> Path:
@@ -48,8 +31,8 @@ def make_tiny_clip_text(folder: Path, bert_vocab_folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bert_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+def bert_folder(tiny_backbones: dict[str, Path]) -> Path:
+    return tiny_backbones["bert"]
 
 
 @pytest.fixture()
