@@ -15,7 +15,11 @@ work folder removed at shutdown, uploaded clips' features in a bounded LRU, and 
 threadpool and `/health` answers while a long request is being computed. Concurrent requests share
 model calls: the audio windows of uploads being encoded, and the texts of text queries, are merged by
 a `DynamicBatcher` (a 4 ms window) that runs the encoder on one worker thread; label matrices come from
-the text cache, so a label set is embedded once per server, not once per request.
+the text cache, so a label set is embedded once per server, not once per request. Captions and answers
+come from the captioner (the served model when it generates, else the one passed in, e.g. `auralign
+serve --captioner mats-caption`) through `evaluation.captioning` (`first_windows`, `generate_texts`),
+the path of `auralign caption`; concurrent requests share one `generate_texts` call per instruction on
+a third worker thread.
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ from auralign.apps.middleware import BearerToken, BodyLimit
 from auralign.apps.search_index import Hit, SearchIndex
 from auralign.apps.thumbnails import waveform_png
 from auralign.apps.uploads import UploadFeatureCache, save_upload
-from auralign.data.feature_cache import encode_windows, pad_tokens
+from auralign.data.feature_cache import encode_windows
 from auralign.errors import AudioLoadError, AuralignError
+from auralign.evaluation.captioning import GENERATION_BATCH, first_windows, generate_texts
 from auralign.evaluation.embedding import embed_texts
 from auralign.evaluation.zeroshot import DEFAULT_TEMPLATES, classify_files
 from auralign.models.base import AudioTextEmbedder, AudioTextGenerator
@@ -83,9 +88,13 @@ class SearchQuery(BaseModel):
 
 
 def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *, token: str | None = None,
-               limits: ServerLimits | None = None) -> FastAPI:
-    """Build the app around an already loaded model (tests pass tiny ones; `auralign serve` the real one)."""
+               limits: ServerLimits | None = None, captioner: AudioTextGenerator | None = None) -> FastAPI:
+    """Build the app around already loaded models (tests pass tiny ones; `auralign serve` the real ones).
+
+    `captioner` serves `/caption` and `/ask` (default: `model` itself when it generates text)."""
     limits = limits or ServerLimits()
+    if captioner is None and isinstance(model, AudioTextGenerator):
+        captioner = model
     workdir = tempfile.TemporaryDirectory(prefix="auralign-serve-")
     audio_batcher = DynamicBatcher(partial(encode_windows, model.audio_encoder), size=len, name="audio-batcher")
     uploads = UploadFeatureCache(model.audio_encoder, limits.cache_entries, limits.max_seconds,
@@ -93,15 +102,22 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     text_batcher = DynamicBatcher(lambda texts: list(embed_texts(model, texts)), max_items=MAX_TEXTS,
                                   name="text-batcher")
 
+    batchers = [audio_batcher, text_batcher]
+    generation = None if captioner is None else _Generation(captioner, uploads, limits)
+    if generation is not None:
+        batchers.append(generation.batcher)
+
     def text_vectors(texts: list[str]) -> np.ndarray:
         return np.stack(text_batcher(texts))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        audio_batcher.close()
-        text_batcher.close()
+        for batcher in batchers:
+            batcher.close()
         uploads.clear()
+        if generation is not None:
+            generation.uploads.clear()
         workdir.cleanup()
 
     app = FastAPI(title="auralign", description="Audio-language model API", lifespan=lifespan)
@@ -119,7 +135,7 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "model": model_name, "index": None if index is None else index.ntotal,
-                "can_caption": isinstance(model, AudioTextGenerator)}
+                "can_caption": captioner is not None}
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -156,14 +172,13 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
         return {"query": query.query, "hits": [{"score": h.score, **h.item} for h in hits]}
 
     def generate(audio: UploadFile, instruction: str | None) -> dict:
-        if not isinstance(model, AudioTextGenerator):
-            raise HTTPException(400, f"model {model_name} cannot generate text")
+        if generation is None:
+            raise HTTPException(400, f"model {model_name} cannot generate text (serve it with --captioner)")
         path = stored(audio)
         try:
-            window = uploads.get(path).windows()[0]
+            return {"text": generation.describe(path, instruction)}
         finally:
             path.unlink(missing_ok=True)
-        return {"text": model.generate(*pad_tokens([window]), instruction=instruction)[0]}
 
     @app.post("/caption")
     def caption(audio: UploadFile = File(...)) -> dict:
@@ -174,6 +189,35 @@ def create_app(model: Any, model_name: str, index: SearchIndex | None = None, *,
         return generate(audio, question)
 
     return app
+
+
+class _Generation:
+    """Captions and answers of uploads: the first window's tokens (the upload cache when the captioner
+    shares the served model's audio encoder), then `generate_texts`, on one worker thread that merges
+    concurrent requests into one call per instruction."""
+
+    def __init__(self, captioner: AudioTextGenerator, uploads: UploadFeatureCache, limits: ServerLimits) -> None:
+        self.captioner = captioner.eval()
+        self.uploads = uploads if captioner.audio_encoder is uploads.encoder else UploadFeatureCache(
+            captioner.audio_encoder, limits.cache_entries, limits.max_seconds)
+        self.batcher: DynamicBatcher[tuple[np.ndarray, str | None], str] = DynamicBatcher(
+            self._generate, max_items=GENERATION_BATCH, name="generation-batcher")
+
+    def describe(self, path: Path, instruction: str | None) -> str:
+        windows, failures = first_windows(self.uploads, [path], progress=False)
+        if failures:
+            raise HTTPException(422, f"cannot use this audio: {failures[0][1]}")
+        return self.batcher([(windows[path], instruction)])[0]
+
+    def _generate(self, items: list[tuple[np.ndarray, str | None]]) -> list[str]:
+        by_instruction: dict[str | None, list[int]] = {}
+        for i, (_, instruction) in enumerate(items):
+            by_instruction.setdefault(instruction, []).append(i)
+        texts: dict[int, str] = {}
+        for instruction, rows in by_instruction.items():
+            texts.update(zip(rows, generate_texts(self.captioner, [items[i][0] for i in rows], instruction),
+                             strict=True))
+        return [texts[i] for i in range(len(items))]
 
 
 def _add_library_routes(app: FastAPI, model: Any, index: SearchIndex, uploads: UploadFeatureCache,

@@ -17,13 +17,13 @@ JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
 
 def _describe(audio: list[Path], instruction: str | None, model_name: str | None, retrieve: bool,
-              caption_files: list[Path] | None, decoding) -> tuple[list[dict], list[tuple[Path, str]]]:
+              caption_files: list[Path] | None, decoding, precision: str) -> tuple[list[dict], list[tuple[Path, str]]]:
     from auralign.audio.io import find_audio_files
     from auralign.data.feature_cache import FeatureCache
     from auralign.evaluation.captioning import describe_files
     from auralign.models.factory import load_captioner
 
-    model = load_captioner(model_name, retrieve, caption_files)
+    model = opts.with_generation_precision(load_captioner(model_name, retrieve, caption_files), precision)
     files = find_audio_files(audio)
     with tempfile.TemporaryDirectory(prefix="auralign-features-") as tmp:
         texts, failures = describe_files(model, FeatureCache(model.audio_encoder, root=tmp), files, instruction,
@@ -53,13 +53,13 @@ def caption(audio: list[Path] = typer.Argument(..., help="Audio files or folders
             min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
             repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
             temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
-            as_json: bool = JSON) -> None:
+            precision: str = opts.PRECISION, as_json: bool = JSON) -> None:
     """Describe each sound in a sentence (the first 10 s window of long files)."""
     if captions and not retrieve:
         raise AuralignError("--captions is the bank of --retrieve; add --retrieve")
     decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
                              sample, temperature, top_p, seed)
-    outputs, failures = _describe(audio, None, model, retrieve, captions, decoding)
+    outputs, failures = _describe(audio, None, model, retrieve, captions, decoding, precision)
     _finish(outputs, failures, as_json, "caption")
 
 
@@ -70,11 +70,11 @@ def ask(audio: Path = typer.Argument(..., help="An audio file."),
         min_new_tokens: int = opts.MIN_NEW_TOKENS, no_repeat_ngram_size: int = opts.NO_REPEAT_NGRAM,
         repetition_penalty: float = opts.REPETITION_PENALTY, sample: bool = opts.SAMPLE,
         temperature: float = opts.TEMPERATURE, top_p: float = opts.TOP_P, seed: int = opts.SEED,
-        as_json: bool = JSON) -> None:
+        precision: str = opts.PRECISION, as_json: bool = JSON) -> None:
     """Ask a question about a sound (the first 10 s window of long files)."""
     if not question.strip():
         raise AuralignError("the question is empty")
     decoding = opts.decoding(num_beams, max_new_tokens, min_new_tokens, no_repeat_ngram_size, repetition_penalty,
                              sample, temperature, top_p, seed)
-    outputs, failures = _describe([audio], question, model, False, None, decoding)
+    outputs, failures = _describe([audio], question, model, False, None, decoding, precision)
     _finish(outputs, failures, as_json, "ask")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from auralign.cli import decoding as opts
 from auralign.cli.common import (
     FORCE,
     MAX_SECONDS,
@@ -268,19 +269,24 @@ def serve(model: str | None = typer.Option(None, help="Shipped model name or che
           insecure: bool = typer.Option(False, "--insecure",
                                         help="Allow a non-loopback --host without a token."),
           max_upload_mb: float = typer.Option(50.0, help="Largest accepted upload, in MB."),
-          max_seconds: float = typer.Option(600.0, help="Longest accepted upload, in decoded seconds.")) -> None:
+          max_seconds: float = typer.Option(600.0, help="Longest accepted upload, in decoded seconds."),
+          captioner: str | None = typer.Option(None, help="A generative model (e.g. mats-caption, slit) loaded "
+                                               "once to serve /caption and /ask (default: --model, if it "
+                                               "generates text)."),
+          caption_precision: str = opts.PRECISION) -> None:
     """Serve the sound-library page and the HTTP API (FastAPI; API docs at /docs)."""
-    _serve(model, index, host, port, token, insecure, max_upload_mb, max_seconds)
+    _serve(model, index, host, port, token, insecure, max_upload_mb, max_seconds, captioner, caption_precision)
 
 
 @user_errors
 def _serve(model_name: str | None, index_dir: Path | None, host: str, port: int, token: str | None,
-           insecure: bool, max_upload_mb: float, max_seconds: float) -> None:
+           insecure: bool, max_upload_mb: float, max_seconds: float, captioner_name: str | None,
+           caption_precision: str) -> None:
     import uvicorn
 
     from auralign.apps.limits import ServerLimits, check_bind
     from auralign.apps.server import create_app
-    from auralign.models.factory import load_model
+    from auralign.models.factory import load_captioner, load_model
 
     check_bind(host, token, insecure)
     bound_heap_growth()
@@ -289,5 +295,8 @@ def _serve(model_name: str | None, index_dir: Path | None, host: str, port: int,
     if index is not None and model_name and model_name != index.model_name:
         raise typer.BadParameter(f"the index was built with {index.model_name}, not {model_name}")
     name = index.model_name if index is not None else _model_name(model_name)
-    app = create_app(load_model(name), name, index, token=token, limits=limits)
+    model = load_model(name)
+    captioner = load_captioner(captioner_name) if captioner_name else None
+    opts.with_generation_precision(captioner or model, caption_precision)
+    app = create_app(model, name, index, token=token, limits=limits, captioner=captioner)
     uvicorn.run(app, host=host, port=port)
