@@ -131,7 +131,7 @@ def test_grandorgue_decodes_pipes_only_grouped_per_stop_and_octave(tmp_path):
                        "Sounds/Motor.wav", "Sounds/Bourdon8.wav", "demo.organ"):
             archive.writestr(member, (b"wvpk" if member.startswith("Bourdon8/030") else b"") + b"RIFF" + member.encode())
     decoder = _fake_wvunpack(tmp_path)
-    clips = list(grandorgue_clips([package, decoder]))
+    clips = list(grandorgue_clips([package, decoder, _package(tmp_path, "libwavpack1")]))
     assert [(c.extra["stop"], c.extra["pitch"], c.extra["note_name"]) for c in clips] == [
         ("Bourdon 8'", 30, "F#1"), ("Bourdon 8'", 31, "G1"), ("Bourdon 8'", 42, "F#2"), ("Trompette 8'", 67, "G4")]
     assert {c.labels[0] for c in clips} == {"pipe organ"}
@@ -140,7 +140,7 @@ def test_grandorgue_decodes_pipes_only_grouped_per_stop_and_octave(tmp_path):
     assert clips[0].path.read_bytes() == b"RIFFBourdon8/030-F#.wav"  # decoded
     assert clips[1].path.read_bytes() == b"RIFFBourdon8/031-G.wav"  # plain PCM, copied
     assert sorted(p.name for p in clips[0].path.parent.iterdir()) == ["030-F#.wav", "031-G.wav", "042-F#.wav"]
-    assert len(list(grandorgue_clips([package, decoder]))) == 4  # second call reuses the decoded files
+    assert len(list(grandorgue_clips([package, decoder, _package(tmp_path, "libwavpack1")]))) == 4  # second call reuses the decoded files
 
 
 def _theme(folder: Path, code: str, entries: list[tuple[str, str]]) -> None:

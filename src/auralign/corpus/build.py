@@ -101,7 +101,7 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
     # More sources, session 4 (docs/corpus.md): games, a pipe organ, spoken words, a Russian voice, PyPI and npm.
     *(SourceSpec(name, (package,), package_clips, optional=True) for name, package in (
         ("lugaru", "lugaru-data"), ("torcs", "torcs-data"), ("etw", "etw-data"))),
-    SourceSpec("grandorgue", ("grandorgue-demo", "wavpack"), grandorgue_clips, optional=True),
+    SourceSpec("grandorgue", ("grandorgue-demo", "wavpack", "libwavpack1"), grandorgue_clips, optional=True),
     SourceSpec("ktuberling", ("ktuberling-data",), ktuberling_clips, optional=True),
     SourceSpec("festvox-ru", ("festvox-ru",), festvox_ru_clips, optional=True),
     SourceSpec("foxdot", ("pypi:foxdot",), foxdot_clips, optional=True),

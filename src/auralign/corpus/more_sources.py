@@ -17,6 +17,7 @@ and Eat The Whistle, are labelled by path rules: `packages.PACKAGES`).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -44,7 +45,7 @@ ORGAN_STOPS = {
 _PIPE = re.compile(r"(?P<stop>\w+)/(?P<pitch>\d{3})-[A-G]#?\.wav")
 
 
-def write_pipe(file: Path, data: bytes, wvunpack: Path) -> None:
+def write_pipe(file: Path, data: bytes, wvunpack: list[str], env: dict[str, str] | None = None) -> None:
     """Write a pipe sample as PCM WAV, decoding a WavPack stream (magic `wvpk`) through a `.part` file."""
     if not data.startswith(b"wvpk"):
         write_extracted(file, data)
@@ -52,12 +53,13 @@ def write_pipe(file: Path, data: bytes, wvunpack: Path) -> None:
     packed = file.with_name(file.name + ".wv")
     write_extracted(packed, data)
     partial = file.with_name(file.name + ".part.wav")
-    subprocess.run([str(wvunpack), "-q", "-y", str(packed), "-o", str(partial)], check=True, capture_output=True)
+    subprocess.run([*wvunpack, "-q", "-y", str(packed), "-o", str(partial)], check=True, capture_output=True, env=env)
     partial.replace(file)
     packed.unlink()
 
 
-def extract_organ_pipes(orgue: Path, target: Path, wvunpack: Path) -> list[tuple[Path, str, int]]:
+def extract_organ_pipes(orgue: Path, target: Path, wvunpack: list[str],
+                        env: dict[str, str] | None = None) -> list[tuple[Path, str, int]]:
     """Decode the pipe samples of `ORGAN_STOPS` out of the `.orgue` zip once; (file, stop folder, MIDI pitch)."""
     found = []
     with zipfile.ZipFile(orgue) as archive:
@@ -66,17 +68,21 @@ def extract_organ_pipes(orgue: Path, target: Path, wvunpack: Path) -> list[tuple
             if match and match["stop"] in ORGAN_STOPS:
                 file = target / member
                 if not file.is_file():
-                    write_pipe(file, archive.read(member), wvunpack)
+                    write_pipe(file, archive.read(member), wvunpack, env)
                 found.append((file, match["stop"], int(match["pitch"])))
     return sorted(found)
 
 
 def grandorgue_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
-    """Each sampled pipe: "pipe organ", one group per stop and octave. Packages: the sample set, `wavpack`."""
-    package, decoder = packages
-    wvunpack = decoder.root / "usr/bin/wvunpack"
+    """Each sampled pipe: "pipe organ", one group per stop and octave. Packages: the sample set, `wavpack`
+    and `libwavpack1` (the unpacked decoder runs with the unpacked library on its path, so nothing needs
+    to be installed)."""
+    package, decoder, library = packages
+    wvunpack = [str(decoder.root / "usr/bin/wvunpack")]
+    library_dirs = sorted({str(lib.parent) for lib in library.root.rglob("libwavpack.so*")})
+    env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join([*library_dirs, os.environ.get("LD_LIBRARY_PATH", "")])}
     for orgue in sorted((package.root / GRANDORGUE_PACKAGES).glob("*.orgue")):
-        for path, stop, pitch in extract_organ_pipes(orgue, package.root / GRANDORGUE_EXTRACTED, wvunpack):
+        for path, stop, pitch in extract_organ_pipes(orgue, package.root / GRANDORGUE_EXTRACTED, wvunpack, env):
             name, family = ORGAN_STOPS[stop]
             yield SourceClip(path=path, labels=["pipe organ"], group=f"{stop}:octave{pitch // 12}",
                              source=package.name, kind="instrument", pitch_preserving=True,
