@@ -9,7 +9,7 @@ Santa with balance 1 = memory-only, Santa at each `--santa-balance`; SLIT):
   once the audio features are cached (generation only);
 - text reconstruction on AudioCaps test text (`--text-clips` clips chosen by `--seed`): the first
   caption's text embedding plus the model's training noise goes to the decoder (the retrieval floor
-  looks up its nearest training caption), CIDEr-D and BLEU-4 against the clip's other captions.
+  looks up its nearest training caption), CIDEr-D, METEOR and BLEU-4 against the clip's other captions.
 
 Choose the balance on lso_dev; run lso_test once:
 
@@ -115,8 +115,8 @@ def text_reconstruction(name: str, model: Any, args: argparse.Namespace) -> dict
     else:
         return {"unavailable": f"{name} has no text-embedding input"}
     scores = score_captions(dict(zip(clips, texts, strict=True)), {clip: groups[clip][1:] for clip in clips},
-                            metrics=["BLEU", "CIDEr"])
-    return {"n": len(clips), "CIDEr": scores.corpus.get("CIDEr"), "BLEU_4": scores.corpus.get("BLEU_4")}
+                            metrics=["BLEU_4", "METEOR", "CIDEr"])
+    return {"n": len(clips), **{name: scores.corpus.get(name) for name in ("CIDEr", "METEOR", "BLEU_4")}}
 
 
 def main(argv: list[str] | None = None) -> int:
