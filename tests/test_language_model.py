@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from auralign.backbones.base import GREEDY, Decoding
-from auralign.backbones.language_model import IGNORE_INDEX, HFLanguageModel
+from auralign.backbones.language_model import IGNORE_INDEX, HFLanguageModel, first_line
 from auralign.errors import AuralignError
 
 
@@ -209,3 +209,11 @@ def test_smollm_answers_after_a_soft_prompt_and_ranks_candidates(smollm: HFLangu
     scores = smollm.score_candidates(prefix, "What is the capital of France? Answer in one word.",
                                      ["Paris", "Banana", "Keyboard"])
     assert scores.shape == (3,) and scores.argmax().item() == 0
+
+
+def test_generated_text_is_its_first_line() -> None:
+    """A caption is one line: a small LLM that runs on into an invented next prompt is cut there."""
+    assert first_line('This is a sound of "A" (loud).\nWhat does the audio caption to this text?') == \
+        'This is a sound of "A" (loud).'
+    assert first_line("\n  a dog barks \n\nrain") == "a dog barks"
+    assert first_line("") == ""

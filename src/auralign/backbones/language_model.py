@@ -31,6 +31,11 @@ IGNORE_INDEX = -100
 PREFIX_SLOT = "<<auralign-prefix>>"
 
 
+def first_line(text: str) -> str:
+    """The first non-empty line of `text`, stripped."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 class HFLanguageModel(LanguageModel):
     def __init__(self, model: PreTrainedModel, tokenizer) -> None:
         super().__init__()
@@ -162,10 +167,13 @@ class HFLanguageModel(LanguageModel):
         decoding: Decoding | None = None,
         chat_template: bool = True,
     ) -> list[str]:
-        """Decoding from embeddings with the model's KV cache (HF `generate`); see `Decoding`."""
+        """Decoding from embeddings with the model's KV cache (HF `generate`); see `Decoding`.
+
+        A caption or an answer is one line: text after the first line break is dropped (a small LLM
+        otherwise goes on to invent the next prompt, "...\nWhat does the audio caption to this text?")."""
         new_tokens = self.generate_ids(prefix_embeds, prompts, decoding, chat_template)
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [text.strip() for text in texts]
+        return [first_line(text) for text in texts]
 
     @torch.no_grad()
     def generate_ids(
