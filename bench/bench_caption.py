@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
+from bench_encoder import summary, tiled
 
 from auralign.audio.io import load_audio
 from auralign.data.feature_cache import FeatureCache
@@ -37,11 +36,8 @@ def ten_second_clips(manifest: Path, split: str, count: int, seconds: float, see
     chosen = random.Random(seed).sample(rows, min(count, len(rows)))
     paths = []
     for index, row in enumerate(chosen):
-        wave = load_audio(row.audio, SAMPLE_RATE)
-        length = int(seconds * SAMPLE_RATE)
-        tiled = np.tile(wave, int(np.ceil(length / max(len(wave), 1))))[:length]
         path = folder / f"clip{index:03d}.wav"
-        sf.write(path, tiled, SAMPLE_RATE)
+        sf.write(path, tiled([load_audio(row.audio, SAMPLE_RATE)], int(seconds * SAMPLE_RATE)), SAMPLE_RATE)
         paths.append(path)
     return paths
 
@@ -73,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{len(failures)} clips failed", file=sys.stderr)
     result = {"model": args.model, "n_clips": len(paths), "clip_seconds": args.seconds, "rounds": args.rounds,
               "load_seconds": round(load_seconds, 2),
-              "seconds_per_caption": {"min": round(min(per_caption), 3),
-                                      "median": round(statistics.median(per_caption), 3),
-                                      "max": round(max(per_caption), 3)},
+              "seconds_per_caption": summary(per_caption),
               "examples": [text for _, text in described[:3]]}
     print(json.dumps(result, indent=1))
     return 0
