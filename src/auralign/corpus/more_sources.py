@@ -45,7 +45,7 @@ ORGAN_STOPS = {
 _PIPE = re.compile(r"(?P<stop>\w+)/(?P<pitch>\d{3})-[A-G]#?\.wav")
 
 
-def write_pipe(file: Path, data: bytes, wvunpack: list[str], env: dict[str, str] | None = None) -> None:
+def write_pipe(file: Path, data: bytes, wvunpack: Path, env: dict[str, str] | None = None) -> None:
     """Write a pipe sample as PCM WAV, decoding a WavPack stream (magic `wvpk`) through a `.part` file."""
     if not data.startswith(b"wvpk"):
         write_extracted(file, data)
@@ -53,12 +53,12 @@ def write_pipe(file: Path, data: bytes, wvunpack: list[str], env: dict[str, str]
     packed = file.with_name(file.name + ".wv")
     write_extracted(packed, data)
     partial = file.with_name(file.name + ".part.wav")
-    subprocess.run([*wvunpack, "-q", "-y", str(packed), "-o", str(partial)], check=True, capture_output=True, env=env)
+    subprocess.run([str(wvunpack), "-q", "-y", str(packed), "-o", str(partial)], check=True, capture_output=True, env=env)
     partial.replace(file)
     packed.unlink()
 
 
-def extract_organ_pipes(orgue: Path, target: Path, wvunpack: list[str],
+def extract_organ_pipes(orgue: Path, target: Path, wvunpack: Path,
                         env: dict[str, str] | None = None) -> list[tuple[Path, str, int]]:
     """Decode the pipe samples of `ORGAN_STOPS` out of the `.orgue` zip once; (file, stop folder, MIDI pitch)."""
     found = []
@@ -78,7 +78,7 @@ def grandorgue_clips(packages: list[DebianPackage]) -> Iterator[SourceClip]:
     and `libwavpack1` (the unpacked decoder runs with the unpacked library on its path, so nothing needs
     to be installed)."""
     package, decoder, library = packages
-    wvunpack = [str(decoder.root / "usr/bin/wvunpack")]
+    wvunpack = decoder.root / "usr/bin/wvunpack"
     library_dirs = sorted({str(lib.parent) for lib in library.root.rglob("libwavpack.so*")})
     env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join([*library_dirs, os.environ.get("LD_LIBRARY_PATH", "")])}
     for orgue in sorted((package.root / GRANDORGUE_PACKAGES).glob("*.orgue")):
